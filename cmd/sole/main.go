@@ -1,0 +1,262 @@
+// Command sole runs a program as exactly one instance.
+//
+//	sole run [--name NAME | --lock PATH] [--scope system|user] [--wait [--timeout DUR]]
+//	         [--replace [--stop-timeout DUR]] -- COMMAND [ARGS...]
+//	sole status [NAME | --name NAME | --lock PATH] [--scope system|user] [--json]
+//	sole help [COMMAND]
+//	sole --version
+//
+// See docs/cli.md for every option and exit code.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/solehq/sole/pidlock"
+	"github.com/solehq/sole/platform"
+)
+
+// Exit codes (docs/cli.md).
+const (
+	exitOK         = 0
+	exitUsage      = 64  // EX_USAGE: bad command line
+	exitCantLock   = 73  // EX_CANTCREAT: the lock file was refused or cannot be opened
+	exitTempFail   = 75  // EX_TEMPFAIL: already running (or the wait timed out)
+	exitCantExec   = 126 // the command exists but cannot be run
+	exitNotFound   = 127 // the command was not found
+	exitSignalBase = 128
+
+	// sole status: LSB init-script status codes.
+	statusRunning    = 0
+	statusDeadRecord = 1
+	statusNotRunning = 3
+	statusUnknown    = 4
+)
+
+// version is set at link time with -ldflags "-X main.version=v1.2.3"; when
+// empty the module version from the build information is used.
+var version = ""
+
+func main() {
+	os.Exit(sole(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+type command struct {
+	name  string
+	usage string
+	help  string
+	flags func() *flag.FlagSet // the command's options, for help; nil if none
+	run   func(c *command, args []string, stdout, stderr io.Writer) int
+}
+
+var commands = []*command{runCmd, statusCmd, helpCmd}
+
+// helpCmd is run by sole itself (its run field stays nil), which keeps the
+// command table free of an initialization cycle.
+var helpCmd = &command{
+	name:  "help",
+	usage: "sole help [COMMAND]",
+	help:  "Show help for sole or for one command.",
+}
+
+func runHelp(args []string, stdout, stderr io.Writer) int {
+	switch len(args) {
+	case 0:
+		mainUsage(stdout)
+		return exitOK
+	case 1:
+		if c := lookup(args[0]); c != nil {
+			commandUsage(c, stdout)
+			return exitOK
+		}
+		return usageError(stderr, fmt.Sprintf("unknown command %q", args[0]), "")
+	}
+	return usageError(stderr, "help takes at most one command", "help")
+}
+
+func lookup(name string) *command {
+	for _, c := range commands {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// sole is the whole program: it returns the exit code.
+func sole(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		mainUsage(stderr)
+		return exitUsage
+	}
+	switch args[0] {
+	case "--version", "-version", "version":
+		fmt.Fprintf(stdout, "sole %s\n", soleVersion())
+		return exitOK
+	case "-h", "--help", "-help":
+		mainUsage(stdout)
+		return exitOK
+	}
+	if args[0] == "help" {
+		return runHelp(args[1:], stdout, stderr)
+	}
+	c := lookup(args[0])
+	if c == nil {
+		return usageError(stderr, fmt.Sprintf("unknown command %q", args[0]), "")
+	}
+	return c.run(c, args[1:], stdout, stderr)
+}
+
+func soleVersion() string {
+	v := version
+	bi, ok := debug.ReadBuildInfo()
+	if v == "" && ok {
+		v = bi.Main.Version
+	}
+	if v == "" {
+		v = "(devel)"
+	}
+	if ok {
+		v += " " + bi.GoVersion
+	}
+	return v
+}
+
+func mainUsage(w io.Writer) {
+	fmt.Fprint(w, `sole runs a program as exactly one instance.
+
+Usage:
+  sole COMMAND [OPTIONS]
+
+Commands:
+`)
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.help)
+	}
+	fmt.Fprint(w, `
+Run "sole help COMMAND" for a command's options; "sole --version" prints the version.
+Exit codes are listed in docs/cli.md.
+`)
+}
+
+func commandUsage(c *command, w io.Writer) {
+	fmt.Fprintf(w, "Usage: %s\n\n%s\n", c.usage, c.help)
+	if c.flags != nil {
+		fs := c.flags()
+		fmt.Fprintln(w, "\nOptions:")
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+	}
+}
+
+// usageError prints one line (plus a hint) and returns exitUsage.
+func usageError(stderr io.Writer, msg, cmd string) int {
+	fmt.Fprintf(stderr, "sole: %s\n", msg)
+	if cmd != "" {
+		fmt.Fprintf(stderr, "Run 'sole help %s' for usage.\n", cmd)
+	} else {
+		fmt.Fprintf(stderr, "Run 'sole help' for usage.\n")
+	}
+	return exitUsage
+}
+
+// newFlagSet returns a flag set that reports errors through usageError.
+func newFlagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return fs
+}
+
+// parseFlags parses args into fs; it returns the exit code to use when
+// parsing ended the command (help asked, or a usage error).
+func parseFlags(c *command, fs *flag.FlagSet, args []string, stdout, stderr io.Writer) (int, bool) {
+	err := fs.Parse(args)
+	if err == nil {
+		return 0, true
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		commandUsage(c, stdout)
+		return exitOK, false
+	}
+	return usageError(stderr, c.name+": "+strings.TrimSpace(err.Error()), c.name), false
+}
+
+// lockFlags are the options that select a lock.
+type lockFlags struct {
+	name  string
+	path  string
+	scope string
+}
+
+func (lf *lockFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&lf.name, "name", "", "lock `NAME`, in the scope's directory (default: the command's base name)")
+	fs.StringVar(&lf.path, "lock", "", "lock file `PATH` instead of a name")
+	fs.StringVar(&lf.scope, "scope", "", "`system` or user: where a named lock lives (default: system for root, user otherwise)")
+}
+
+// open returns the lock the flags select; defaultName is used when neither
+// --name nor --lock is given.
+func (lf *lockFlags) open(defaultName string, opts ...pidlock.Option) (*pidlock.Lock, error) {
+	if lf.name != "" && lf.path != "" {
+		return nil, errUsage("--name and --lock cannot be used together")
+	}
+	if lf.scope != "" {
+		s, err := platform.ParseScope(lf.scope)
+		if err != nil {
+			return nil, errUsage(err.Error())
+		}
+		opts = append(opts, pidlock.WithScope(s))
+	}
+	if lf.path != "" {
+		return pidlock.New(lf.path, opts...)
+	}
+	name := lf.name
+	if name == "" {
+		name = defaultName
+	}
+	if err := pidlock.ValidName(name); err != nil {
+		return nil, errUsage(err.Error())
+	}
+	return pidlock.Named(name, opts...)
+}
+
+// usage errors found after flag parsing.
+type usageErr string
+
+func (e usageErr) Error() string { return string(e) }
+
+func errUsage(msg string) error { return usageErr(msg) }
+
+// since formats when a holder took its lock: the time of day when it was
+// today, the date and time otherwise.
+func since(t time.Time) string {
+	if t.IsZero() {
+		return "unknown time"
+	}
+	now := time.Now()
+	if y, m, d := t.Date(); func() bool { y2, m2, d2 := now.Date(); return y == y2 && m == m2 && d == d2 }() {
+		return t.Format("15:04:05")
+	}
+	return t.Format("2006-01-02 15:04:05")
+}
+
+// describe names a holder as "pid 1234, backup.sh, since 10:42:07".
+func describe(h *pidlock.Holder) string {
+	return fmt.Sprintf("pid %d, %s, since %s", h.PID, h.Process, since(h.Since))
+}
+
+// lockErrorLine words an error from opening or taking a lock.
+func lockErrorLine(err error) string {
+	var pe *pidlock.PathError
+	if errors.As(err, &pe) {
+		return fmt.Sprintf("%s: %v", pe.Path, pe.Err)
+	}
+	return err.Error()
+}

@@ -1,0 +1,158 @@
+//go:build unix
+
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/solehq/sole/pidlock"
+)
+
+var forwardedSignals = []os.Signal{
+	syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP,
+	syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2,
+}
+
+func trimExeSuffix(s string) string { return s }
+
+func signalNumber(s os.Signal) int {
+	if n, ok := s.(syscall.Signal); ok {
+		return int(n)
+	}
+	return 0
+}
+
+// lookPath finds file as a shell would: a name with a slash is used as it
+// is, any other is searched in $PATH.
+func lookPath(file string) (string, error) {
+	if strings.Contains(file, "/") {
+		return file, checkExecutable(file)
+	}
+	var firstErr error
+	for _, dir := range strings.Split(os.Getenv("PATH"), ":") {
+		if dir == "" {
+			dir = "."
+		}
+		p := dir + "/" + file
+		err := checkExecutable(p)
+		if err == nil {
+			return p, nil
+		}
+		if firstErr == nil && !errors.Is(err, errNotFound) {
+			firstErr = err
+		}
+	}
+	if firstErr != nil {
+		return "", firstErr
+	}
+	return "", errNotFound
+}
+
+func checkExecutable(p string) error {
+	var st unix.Stat_t
+	if err := unix.Stat(p, &st); err != nil {
+		if err == unix.ENOENT || err == unix.ENOTDIR {
+			return errNotFound
+		}
+		return err
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		return errors.New("is a directory")
+	}
+	if err := unix.Access(p, unix.X_OK); err != nil {
+		return errors.New("permission denied")
+	}
+	return nil
+}
+
+// execute runs the command with the lock inherited, forwards signals to it
+// until it exits, then releases the lock and returns the exit code.
+func execute(l *pidlock.Lock, path string, argv []string, sigs <-chan os.Signal, stderr io.Writer) int {
+	// The command inherits the locked descriptor: the kernel keeps the lock
+	// until every copy is closed, so if sole is killed, the command still
+	// holds it and no second one can start.
+	if _, err := unix.FcntlInt(l.Fd(), unix.F_SETFD, 0); err != nil {
+		l.Unlock()
+		fmt.Fprintf(stderr, "sole: %s: %v\n", l.Path(), err)
+		return exitCantLock
+	}
+	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{
+		Env:   os.Environ(),
+		Files: []uintptr{0, 1, 2},
+	})
+	if err != nil {
+		l.Unlock()
+		fmt.Fprintf(stderr, "sole: %s: %v\n", argv[0], err)
+		if err == syscall.ENOENT {
+			return exitNotFound
+		}
+		return exitCantExec
+	}
+	// The record names the command, so that `kill $(head -1 F)` reaches it.
+	if err := l.SetHolder(pid); err != nil {
+		fmt.Fprintf(stderr, "sole: warning: %v\n", err)
+	}
+
+	done := make(chan syscall.WaitStatus, 1)
+	go func() {
+		var ws syscall.WaitStatus
+		for {
+			_, err := syscall.Wait4(pid, &ws, 0, nil)
+			if err != syscall.EINTR {
+				break
+			}
+		}
+		done <- ws
+	}()
+	for {
+		select {
+		case s := <-sigs:
+			if !sentByTerminal(s) {
+				_ = syscall.Kill(pid, s.(syscall.Signal))
+			}
+		case ws := <-done:
+			if err := l.Unlock(); err != nil {
+				fmt.Fprintf(stderr, "sole: %v\n", err)
+			}
+			switch {
+			case ws.Exited():
+				return ws.ExitStatus()
+			case ws.Signaled():
+				return exitSignalBase + int(ws.Signal())
+			}
+			return exitCantExec
+		}
+	}
+}
+
+// sentByTerminal reports whether s is a SIGINT or SIGQUIT that the
+// terminal sent to sole's whole foreground process group, which the
+// command is part of: it already has it, and a second copy would read as a
+// second Ctrl-C.
+func sentByTerminal(s os.Signal) bool {
+	if s != syscall.SIGINT && s != syscall.SIGQUIT {
+		return false
+	}
+	fd, err := unix.Open("/dev/tty", unix.O_RDONLY|unix.O_NOCTTY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	pg, err := unix.IoctlGetInt(fd, unix.TIOCGPGRP)
+	return err == nil && pg == unix.Getpgrp()
+}
+
+// stopProcess asks pid to stop (SIGTERM) or, with force, kills it.
+func stopProcess(pid int, force bool) error {
+	if force {
+		return syscall.Kill(pid, syscall.SIGKILL)
+	}
+	return syscall.Kill(pid, syscall.SIGTERM)
+}

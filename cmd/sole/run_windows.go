@@ -1,0 +1,103 @@
+//go:build windows
+
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"unsafe"
+
+	"golang.org/x/sys/windows"
+
+	"github.com/solehq/sole/pidlock"
+)
+
+// Windows has no signals to forward but the console's interrupt, which
+// reaches the command directly: sole only keeps it from killing sole.
+var forwardedSignals = []os.Signal{os.Interrupt}
+
+func trimExeSuffix(s string) string {
+	if strings.HasSuffix(strings.ToLower(s), ".exe") {
+		return s[:len(s)-4]
+	}
+	return s
+}
+
+func signalNumber(os.Signal) int { return 2 }
+
+func lookPath(file string) (string, error) {
+	p, err := exec.LookPath(file)
+	if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
+		return "", errNotFound
+	}
+	return p, err
+}
+
+// execute runs the command in a job object that dies with sole, so that a
+// command never outlives the mutex that sole owns for it.
+func execute(l *pidlock.Lock, path string, argv []string, sigs <-chan os.Signal, stderr io.Writer) int {
+	job, err := killOnCloseJob()
+	if err != nil {
+		l.Unlock()
+		fmt.Fprintf(stderr, "sole: job object: %v\n", err)
+		return exitCantExec
+	}
+	defer windows.CloseHandle(job)
+	p, err := os.StartProcess(path, argv, &os.ProcAttr{Files: []*os.File{os.Stdin, os.Stdout, os.Stderr}})
+	if err != nil {
+		l.Unlock()
+		fmt.Fprintf(stderr, "sole: %s: %v\n", argv[0], err)
+		return exitCantExec
+	}
+	if h, err := windows.OpenProcess(windows.PROCESS_SET_QUOTA|windows.PROCESS_TERMINATE, false, uint32(p.Pid)); err == nil {
+		_ = windows.AssignProcessToJobObject(job, h)
+		windows.CloseHandle(h)
+	}
+	if err := l.SetHolder(p.Pid); err != nil {
+		fmt.Fprintf(stderr, "sole: warning: %v\n", err)
+	}
+	go func() {
+		for range sigs {
+		}
+	}()
+	st, err := p.Wait()
+	if uerr := l.Unlock(); uerr != nil {
+		fmt.Fprintf(stderr, "sole: %v\n", uerr)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "sole: %v\n", err)
+		return exitCantExec
+	}
+	return st.ExitCode()
+}
+
+func killOnCloseJob() (windows.Handle, error) {
+	job, err := windows.CreateJobObject(nil, nil)
+	if err != nil {
+		return 0, err
+	}
+	info := windows.JOBOBJECT_EXTENDED_LIMIT_INFORMATION{}
+	info.BasicLimitInformation.LimitFlags = windows.JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE
+	_, err = windows.SetInformationJobObject(job, windows.JobObjectExtendedLimitInformation,
+		uintptr(unsafe.Pointer(&info)), uint32(unsafe.Sizeof(info)))
+	if err != nil {
+		windows.CloseHandle(job)
+		return 0, err
+	}
+	return job, nil
+}
+
+// stopProcess ends pid. Windows has no polite request that reaches an
+// arbitrary process, so both steps terminate it.
+func stopProcess(pid int, _ bool) error {
+	h, err := windows.OpenProcess(windows.PROCESS_TERMINATE, false, uint32(pid))
+	if err != nil {
+		return err
+	}
+	defer windows.CloseHandle(h)
+	return windows.TerminateProcess(h, 1)
+}
