@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Runs every test tier of sole. This is what `make test` and CI run.
+#
+#   scripts/test.sh            all tiers
+#   TIERS="unit wine" scripts/test.sh   only those tiers
+#
+# It installs what it needs: Debian packages with apt-get when root, Go
+# tools with `go install`. A tier that cannot be set up is skipped with a
+# message, except when CI=true: then it fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+
+STATICCHECK_VERSION=2026.2.2
+TIERS=${TIERS:-"lint cross unit fuzz wine bench"}
+GOBIN=$(go env GOPATH)/bin
+export PATH="$GOBIN:$PATH"
+
+failed=()
+skipped=()
+say() { printf '\n=== %s\n' "$*"; }
+
+# skip NAME REASON: a tier could not be set up.
+skip() {
+	if [ "${CI:-}" = true ]; then
+		echo "FAIL: tier $1 cannot be set up: $2" >&2
+		failed+=("$1 (setup: $2)")
+	else
+		echo "SKIP: tier $1: $2" >&2
+		skipped+=("$1 ($2)")
+	fi
+}
+
+apt_updated=
+# need_pkgs PKG...: install Debian packages that are missing (root only).
+need_pkgs() {
+	local missing=()
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+		echo "missing Debian packages: ${missing[*]} (not root, cannot apt-get install)" >&2
+		return 1
+	fi
+	if [ -z "$apt_updated" ]; then
+		apt-get update -qq >/dev/null && apt_updated=1
+	fi
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+run_tier() {
+	local name=$1
+	shift
+	say "$name"
+	if ! "$@"; then
+		failed+=("$name")
+	fi
+}
+
+tier_lint() {
+	local bad
+	bad=$(find . -path ./.cache -prune -o -name '*.go' -print0 | xargs -0 gofmt -l)
+	if [ -n "$bad" ]; then
+		echo "gofmt would change: $bad"
+		return 1
+	fi
+	go vet ./...
+	if ! command -v staticcheck >/dev/null || [ "$(staticcheck -version 2>/dev/null | awk '{print $2}')" != "$STATICCHECK_VERSION" ]; then
+		go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
+	fi
+	staticcheck ./...
+	GOOS=windows staticcheck ./...
+	GOOS=darwin staticcheck ./...
+	if command -v shellcheck >/dev/null || need_pkgs shellcheck; then
+		shellcheck scripts/*.sh scripts/wine/*.sh bench/*.sh .ci/run
+	else
+		skip shellcheck "shellcheck is not installed"
+	fi
+}
+
+tier_cross() {
+	local os
+	for os in windows/amd64 darwin/arm64 darwin/amd64 freebsd/amd64; do
+		echo "build and vet for $os"
+		GOOS=${os%/*} GOARCH=${os#*/} go build ./...
+		GOOS=${os%/*} GOARCH=${os#*/} go vet ./...
+	done
+	GOOS=windows GOARCH=amd64 go test -c -o /dev/null ./pidlock
+	GOOS=darwin GOARCH=arm64 go test -c -o /dev/null ./pidlock
+}
+
+tier_unit() {
+	command -v flock >/dev/null || need_pkgs util-linux
+	go test -race -count=1 ./...
+}
+
+tier_fuzz() {
+	# The seed corpora run in tier unit; here each fuzzer explores a while.
+	local t=${FUZZTIME:-10s}
+	go test -run='^$' -fuzz='^FuzzParseRecord$' -fuzztime="$t" ./pidlock
+	go test -run='^$' -fuzz='^FuzzProcLocks$' -fuzztime="$t" ./pidlock
+	go test -run='^$' -fuzz='^FuzzParseStat$' -fuzztime="$t" ./platform
+	go test -run='^$' -fuzz='^FuzzJSONString$' -fuzztime="$t" ./cmd/sole
+}
+
+tier_wine() {
+	if ! scripts/wine/setup.sh; then
+		skip wine "scripts/wine/setup.sh failed"
+		return 0
+	fi
+	GOOS=windows GOARCH=amd64 go test -count=1 -exec "$repo/scripts/wine/exec.sh" ./pidlock ./platform
+}
+
+tier_bench() {
+	command -v flock >/dev/null || need_pkgs util-linux
+	go test -run='^$' -bench=. -benchtime="${BENCHTIME:-2000x}" -benchmem ./pidlock
+	bench/flock-ratio.sh "${BENCH_RUNS:-1000}"
+}
+
+for t in $TIERS; do
+	case $t in
+	lint | cross | unit | fuzz | wine | bench) run_tier "$t" "tier_$t" ;;
+	*)
+		echo "unknown tier $t" >&2
+		exit 2
+		;;
+	esac
+done
+
+echo
+if [ ${#skipped[@]} -gt 0 ]; then
+	printf 'skipped: %s\n' "${skipped[@]}"
+fi
+if [ ${#failed[@]} -gt 0 ]; then
+	printf 'FAILED: %s\n' "${failed[@]}"
+	exit 1
+fi
+echo "all tiers passed: $TIERS"
