@@ -15,6 +15,12 @@ import (
 // puts it in $PATH under the name "sole", for the scripts and for the Go
 // tests that start sole as a process.
 func TestMain(m *testing.M) {
+	// Under -race, the race runtime sleeps a second at exit in a process
+	// with more than one thread (every `sole run`): the tests start
+	// hundreds of them.
+	if os.Getenv("GORACE") == "" {
+		os.Setenv("GORACE", "atexit_sleep_ms=0")
+	}
 	testscript.Main(m, map[string]func(){"sole": main})
 }
 

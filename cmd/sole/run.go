@@ -102,14 +102,24 @@ func runMain(c *command, args []string, stdout, stderr io.Writer) int {
 	}
 
 	// Signals are caught from here on: while waiting, they cancel the wait;
-	// once COMMAND runs, they are forwarded to it.
+	// once COMMAND runs, they are forwarded to it. Setting up the handlers
+	// costs a few hundred microseconds, so it runs beside the lock attempt;
+	// execute waits for it before COMMAND starts. A signal that comes before
+	// then ends sole with its default action, which is harmless: nothing
+	// has started, and the kernel drops the lock.
 	sigs := make(chan os.Signal, 32)
-	signal.Notify(sigs, forwarded...)
+	sigsReady := make(chan struct{})
+	go func() {
+		signal.Notify(sigs, forwarded...)
+		close(sigsReady)
+	}()
 
 	switch {
 	case o.wait:
+		<-sigsReady
 		err = waitLock(l, o.timeout, sigs)
 	case o.replace:
+		<-sigsReady
 		err = replaceHolder(l, o.stopTimeout, sigs)
 	default:
 		err = l.TryLock()
@@ -117,6 +127,7 @@ func runMain(c *command, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return lockFailed(l, err, o, stderr)
 	}
+	<-sigsReady
 	return execute(l, path, argv, sigs, stderr)
 }
 

@@ -249,7 +249,7 @@ func TestLiveUnrelatedRecordNotRunning(t *testing.T) {
 // TestChurnWait: processes loop over `sole run --wait`; no two commands
 // ever overlap, and every run happens.
 func TestChurnWait(t *testing.T) {
-	procs, rounds := 6, 15
+	procs, rounds := 8, 20
 	dir := t.TempDir()
 	lock := filepath.Join(dir, "x.pid")
 	// mkdir is atomic: if it fails, another command is inside.
@@ -307,7 +307,7 @@ func TestStatusProbesNeverFailStart(t *testing.T) {
 	// Bounded in count and time: under -race, on two cores, the probes
 	// and the starts compete for the CPU.
 	starts := 0
-	for deadline := time.Now().Add(15 * time.Second); starts < 150 && time.Now().Before(deadline); starts++ {
+	for deadline := time.Now().Add(20 * time.Second); starts < 300 && time.Now().Before(deadline); starts++ {
 		i := starts
 		var stderr bytes.Buffer
 		c := soleCmd("run", "--lock", lock, "--", "true")
