@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -19,6 +20,29 @@ import (
 // The test binary doubles as a lock holder: PIDLOCK_HELPER=hold takes the
 // lock at PIDLOCK_PATH (scope PIDLOCK_SCOPE), says so, and sleeps.
 func TestMain(m *testing.M) {
+	if os.Getenv("PIDLOCK_HELPER") == "race" {
+		// Wait for the start signal (a file), try once, report, and hold
+		// a winning lock until the release file appears.
+		path := os.Getenv("PIDLOCK_PATH")
+		for !exists(path + ".go") {
+			time.Sleep(time.Millisecond)
+		}
+		l, _ := New(path)
+		if err := l.TryLock(); err != nil {
+			if errors.Is(err, ErrLocked) {
+				fmt.Println("lost")
+				os.Exit(0)
+			}
+			fmt.Println("error:", err)
+			os.Exit(1)
+		}
+		fmt.Println("won")
+		for !exists(path + ".release") {
+			time.Sleep(time.Millisecond)
+		}
+		l.Unlock()
+		os.Exit(0)
+	}
 	if os.Getenv("PIDLOCK_HELPER") == "hold" {
 		scope := ScopeUser
 		if os.Getenv("PIDLOCK_SCOPE") == "system" {
@@ -193,4 +217,75 @@ func TestNamedMutexName(t *testing.T) {
 	if _, err := Named(`Global\svc`); err == nil || !strings.Contains(err.Error(), "backslash") {
 		t.Fatalf("Named with a backslash = %v", err)
 	}
+}
+
+func exists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+// TestRace: eight processes race for one named mutex; exactly one wins.
+func TestRace(t *testing.T) {
+	path := filepath.Join(tempDir(t), "x.pid")
+	const n = 8
+	outs := make([]*syncBuffer, n)
+	cmds := make([]*exec.Cmd, n)
+	for i := range n {
+		cmd := exec.Command(os.Args[0])
+		cmd.Env = append(os.Environ(), "PIDLOCK_HELPER=race", "PIDLOCK_PATH="+path)
+		outs[i] = new(syncBuffer)
+		cmd.Stdout = outs[i]
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds[i] = cmd
+	}
+	os.WriteFile(path+".go", nil, 0o644)
+	// The losers exit at once; then release the winner.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		lost := 0
+		for _, o := range outs {
+			if strings.TrimSpace(o.String()) == "lost" {
+				lost++
+			}
+		}
+		if lost == n-1 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	os.WriteFile(path+".release", nil, 0o644)
+	won := 0
+	for i, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("racer %d: %v: %s", i, err, outs[i])
+		}
+		switch strings.TrimSpace(outs[i].String()) {
+		case "won":
+			won++
+		case "lost":
+		default:
+			t.Errorf("racer %d said %q", i, outs[i])
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d racers won, want exactly 1", won)
+	}
+}
+
+// syncBuffer is a strings.Builder that a child's output copier may write
+// while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -149,10 +149,18 @@ Exit codes are listed in docs/cli.md.
 func commandUsage(c *command, w io.Writer) {
 	fmt.Fprintf(w, "Usage: %s\n\n%s\n", c.usage, c.help)
 	if c.flags != nil {
-		fs := c.flags()
 		fmt.Fprintln(w, "\nOptions:")
-		fs.SetOutput(w)
-		fs.PrintDefaults()
+		c.flags().VisitAll(func(f *flag.Flag) {
+			arg, usage := flag.UnquoteUsage(f)
+			if arg != "" {
+				arg = " " + arg
+			}
+			fmt.Fprintf(w, "  --%s%s\n    \t%s", f.Name, arg, usage)
+			if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0s" {
+				fmt.Fprintf(w, " (default %s)", f.DefValue)
+			}
+			fmt.Fprintln(w)
+		})
 	}
 }
 
@@ -198,7 +206,7 @@ type lockFlags struct {
 func (lf *lockFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&lf.name, "name", "", "lock `NAME`, in the scope's directory (default: the command's base name)")
 	fs.StringVar(&lf.path, "lock", "", "lock file `PATH` instead of a name")
-	fs.StringVar(&lf.scope, "scope", "", "`system` or user: where a named lock lives (default: system for root, user otherwise)")
+	fs.StringVar(&lf.scope, "scope", "", "where a named lock lives: `system|user` (default: system for root, user otherwise)")
 }
 
 // open returns the lock the flags select; defaultName is used when neither

@@ -47,7 +47,7 @@ func newRunFlags() (*flag.FlagSet, *runOpts) {
 	fs.BoolVar(&o.wait, "wait", false, "wait until the lock is free instead of exiting 75 (Ctrl-C cancels)")
 	fs.DurationVar(&o.timeout, "timeout", 0, "with --wait: give up after `DUR` (e.g. 30s) and exit 75; 0 waits forever")
 	fs.BoolVar(&o.replace, "replace", false, "stop the running instance (SIGTERM, then SIGKILL) and run this one")
-	fs.DurationVar(&o.stopTimeout, "stop-timeout", 10*time.Second, "with --replace: how long the holder gets to stop before SIGKILL")
+	fs.DurationVar(&o.stopTimeout, "stop-timeout", 10*time.Second, "with --replace: give the holder `DUR` to stop before SIGKILL")
 	return fs, o
 }
 
