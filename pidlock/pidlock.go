@@ -148,8 +148,12 @@ func New(path string, opts ...Option) (*Lock, error) {
 }
 
 // Named returns the Lock called name in the default directory of its scope
-// (platform.LockDir): for example /run/sole/NAME.pid for ScopeSystem on
-// Linux. The directory is created (0755 for system, 0700 for user) when the
+// (platform.LockDir), in a directory of its own: for example
+// /run/sole/NAME/NAME.pid for ScopeSystem on Linux. The directory of its
+// own is what a service manager creates for one service (systemd's
+// RuntimeDirectory=sole/NAME), owned by the service's user, so that
+// services running as different users never share a writable directory.
+// The directories are created (0755 for system, 0700 for user) when the
 // lock is taken. A name must be 1 to 200 bytes of printable characters
 // without '/', '\\' or a leading '.'.
 func Named(name string, opts ...Option) (*Lock, error) {
@@ -163,7 +167,7 @@ func Named(name string, opts ...Option) (*Lock, error) {
 	}
 	cfg.mkdir = true
 	return &Lock{
-		path:  filepath.Join(dir, name+".pid"),
+		path:  filepath.Join(dir, name, name+".pid"),
 		name:  name,
 		mutex: namedMutexName(cfg.scope, name),
 		cfg:   cfg,

@@ -428,7 +428,7 @@ func TestNamedCreatesDir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := filepath.Join(os.Getenv("XDG_RUNTIME_DIR"), "sole", "svc.pid")
+	want := filepath.Join(os.Getenv("XDG_RUNTIME_DIR"), "sole", "svc", "svc.pid")
 	if l.Path() != want || l.Name() != "svc" {
 		t.Fatalf("Path %q Name %q; want %q", l.Path(), l.Name(), want)
 	}
@@ -436,8 +436,10 @@ func TestNamedCreatesDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Unlock()
-	fi, err := os.Stat(filepath.Dir(want))
-	if err != nil || fi.Mode().Perm() != 0o700 {
-		t.Fatalf("lock dir: %v %v", fi, err)
+	for _, d := range []string{filepath.Dir(want), filepath.Dir(filepath.Dir(want))} {
+		fi, err := os.Stat(d)
+		if err != nil || fi.Mode().Perm() != 0o700 {
+			t.Fatalf("lock dir %s: %v %v", d, fi, err)
+		}
 	}
 }
