@@ -1,0 +1,317 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/activation"
+
+	"github.com/solehq/sole/pidlock"
+)
+
+// lifecycle is one run of an App: lock, start, ready, serve, stop.
+type lifecycle struct {
+	cfg       Config
+	app       App
+	log       *slog.Logger
+	n         *notifier
+	lock      *pidlock.Lock
+	listeners []net.Listener
+
+	readyOnce sync.Once
+	ready     chan struct{} // closed by Service.Ready
+
+	cancelApp context.CancelFunc
+	appDone   chan struct{} // closed when App.Run returned
+	appErr    error
+
+	mu      sync.Mutex // orders notify messages against reload and stop
+	isReady bool
+	stopped bool
+	wdStop  chan struct{}
+	wdDone  chan struct{}
+}
+
+func newLifecycle(cfg Config, app App) (*lifecycle, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	var opts []pidlock.Option
+	if cfg.Scope != 0 {
+		opts = append(opts, pidlock.WithScope(cfg.Scope))
+	}
+	var lock *pidlock.Lock
+	var err error
+	if cfg.LockPath != "" {
+		lock, err = pidlock.New(cfg.LockPath, opts...)
+	} else {
+		lock, err = pidlock.Named(cfg.Name, opts...)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("runtime: %w", err)
+	}
+	return &lifecycle{
+		cfg:     cfg,
+		app:     app,
+		log:     cfg.Logger.With("service", cfg.Name),
+		n:       newNotifier(),
+		lock:    lock,
+		ready:   make(chan struct{}),
+		appDone: make(chan struct{}),
+	}, nil
+}
+
+// extendEvery is how often the runtime asks systemd for more time while it
+// waits on a slow lock or a slow start, and extendBy how much it asks for.
+const (
+	extendEvery = 2 * time.Second
+	extendBy    = 5 * time.Second
+)
+
+// start takes the lock and starts the app, and returns once the app is
+// ready and readiness was reported; or with the error that ended the
+// start, after releasing everything.
+func (l *lifecycle) start(ctx context.Context) error {
+	if err := l.takeLock(ctx); err != nil {
+		return err
+	}
+	if ls, err := activation.Listeners(); err == nil {
+		l.listeners = nonNil(ls)
+	} else {
+		l.log.Warn("socket activation: cannot use the passed sockets", "err", err)
+	}
+	appCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	l.cancelApp = cancel
+	go func() {
+		defer close(l.appDone)
+		l.appErr = l.app.Run(appCtx, &Service{l: l})
+	}()
+
+	timeout := time.NewTimer(l.cfg.StartTimeout)
+	defer timeout.Stop()
+	extend := time.NewTicker(extendEvery)
+	defer extend.Stop()
+	for {
+		select {
+		case <-l.ready:
+			l.mu.Lock()
+			l.isReady = true
+			err := l.n.send(msgReady(l.cfg.ReadyStatus)...)
+			l.mu.Unlock()
+			if err != nil {
+				l.log.Warn("sd_notify READY=1 failed", "err", err)
+			}
+			l.log.Info("ready", "pid", os.Getpid(), "lock", l.lock.Path())
+			l.startWatchdog()
+			return nil
+		case <-l.appDone:
+			err := l.appErr
+			if err == nil {
+				err = errors.New("app returned before it was ready")
+			}
+			l.release()
+			return fmt.Errorf("runtime: %s: %w", l.cfg.Name, err)
+		case <-timeout.C:
+			l.log.Error("app not ready in time; stopping it", "timeout", l.cfg.StartTimeout)
+			l.stop()
+			return fmt.Errorf("runtime: %s: %w (%v)", l.cfg.Name, ErrNotReady, l.cfg.StartTimeout)
+		case <-ctx.Done():
+			l.stop()
+			return fmt.Errorf("runtime: %s: start cancelled: %w", l.cfg.Name, ctx.Err())
+		case <-extend.C:
+			l.n.send(msgExtend(extendBy)...)
+		}
+	}
+}
+
+func nonNil(ls []net.Listener) []net.Listener {
+	var out []net.Listener
+	for _, x := range ls {
+		if x != nil {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// takeLock takes the lock, or with WaitForLock waits for it (bounded by
+// StartTimeout), asking systemd to extend its start timeout meanwhile.
+func (l *lifecycle) takeLock(ctx context.Context) error {
+	err := l.lock.TryLock()
+	if err != nil && errors.Is(err, pidlock.ErrLocked) && l.cfg.WaitForLock {
+		l.log.Info("waiting for the running instance to exit", "holder", holderString(err))
+		wctx, cancel := context.WithTimeout(ctx, l.cfg.StartTimeout)
+		done := make(chan struct{})
+		go func() {
+			t := time.NewTicker(extendEvery)
+			defer t.Stop()
+			for {
+				select {
+				case <-done:
+					return
+				case <-t.C:
+					l.n.send(msgExtend(extendBy)...)
+				}
+			}
+		}()
+		err = l.lock.Lock(wctx)
+		close(done)
+		cancel()
+	}
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pidlock.ErrLocked) {
+		l.log.Error("already running", "holder", holderString(err))
+		return fmt.Errorf("runtime: %s: %w: %w", l.cfg.Name, ErrAlreadyRunning, err)
+	}
+	return fmt.Errorf("runtime: %s: %w", l.cfg.Name, err)
+}
+
+func holderString(err error) string {
+	var le *pidlock.LockedError
+	if errors.As(err, &le) && le.Holder != nil {
+		return fmt.Sprintf("pid %d (%s) since %s", le.Holder.PID, le.Holder.Process, le.Holder.Since.Format(time.RFC3339))
+	}
+	return "starting"
+}
+
+func (l *lifecycle) markReady() {
+	l.readyOnce.Do(func() { close(l.ready) })
+}
+
+func (l *lifecycle) setStatus(s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stopped {
+		return
+	}
+	l.log.Info("status", "status", s)
+	// Before readiness the status waits to go out with READY=1; after, it
+	// goes out now and is the status a reload's READY=1 repeats.
+	l.cfg.ReadyStatus = s
+	if !l.isReady {
+		return
+	}
+	if err := l.n.send(msgStatus(s)...); err != nil {
+		l.log.Warn("sd_notify STATUS failed", "err", err)
+	}
+}
+
+// startWatchdog feeds systemd's watchdog at half its interval, only while
+// the app's health check passes.
+func (l *lifecycle) startWatchdog() {
+	if l.n.watchdog <= 0 {
+		return
+	}
+	l.wdStop, l.wdDone = make(chan struct{}), make(chan struct{})
+	every := l.n.watchdog / 2
+	checker, _ := l.app.(Checker)
+	go func() {
+		defer close(l.wdDone)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-l.wdStop:
+				return
+			case <-t.C:
+			}
+			if checker != nil {
+				ctx, cancel := context.WithTimeout(context.Background(), every)
+				err := checker.Check(ctx)
+				cancel()
+				if err != nil {
+					l.log.Warn("health check failed; not feeding the watchdog", "err", err)
+					continue
+				}
+			}
+			l.mu.Lock()
+			if !l.stopped {
+				l.n.send(msgWatchdog()...)
+			}
+			l.mu.Unlock()
+		}
+	}()
+}
+
+// reload runs the app's reload hook between RELOADING=1 and READY=1.
+func (l *lifecycle) reload() {
+	r, ok := l.app.(Reloader)
+	l.mu.Lock()
+	if l.stopped || !l.isReady {
+		l.mu.Unlock()
+		return
+	}
+	l.n.send(msgReloading()...)
+	l.mu.Unlock()
+	l.log.Info("reloading")
+	var err error
+	if ok {
+		ctx, cancel := context.WithTimeout(context.Background(), l.cfg.StartTimeout)
+		err = r.Reload(ctx)
+		cancel()
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.stopped {
+		return
+	}
+	status := l.cfg.ReadyStatus
+	if err != nil {
+		l.log.Error("reload failed", "err", err)
+		status = "reload failed: " + err.Error()
+	} else {
+		l.log.Info("reloaded")
+	}
+	l.n.send(msgReady(status)...)
+}
+
+// stop stops the app and releases the lock: STOPPING=1, cancel, wait up
+// to StopTimeout, release. It returns the app's error.
+func (l *lifecycle) stop() error {
+	l.mu.Lock()
+	if l.stopped {
+		l.mu.Unlock()
+		<-l.appDone
+		return l.appErr
+	}
+	l.stopped = true
+	l.n.send(msgStopping("stopping")...)
+	l.mu.Unlock()
+	if l.wdStop != nil {
+		close(l.wdStop)
+		<-l.wdDone
+	}
+	l.log.Info("stopping")
+	if l.cancelApp != nil {
+		l.cancelApp()
+		select {
+		case <-l.appDone:
+		case <-time.After(l.cfg.StopTimeout):
+			l.log.Error("app did not stop in time; releasing the lock and exiting", "timeout", l.cfg.StopTimeout)
+			l.release()
+			return fmt.Errorf("runtime: %s: app did not stop within %v", l.cfg.Name, l.cfg.StopTimeout)
+		}
+	}
+	l.release()
+	if l.appErr != nil {
+		l.log.Error("app failed", "err", l.appErr)
+		return fmt.Errorf("runtime: %s: %w", l.cfg.Name, l.appErr)
+	}
+	l.log.Info("stopped")
+	return nil
+}
+
+func (l *lifecycle) release() {
+	if err := l.lock.Unlock(); err != nil && !errors.Is(err, pidlock.ErrNotHeld) {
+		l.log.Warn("releasing the lock", "err", err)
+	}
+}

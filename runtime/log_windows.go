@@ -1,0 +1,5 @@
+//go:build windows
+
+package runtime
+
+func stderrIsJournal() bool { return false }
