@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -83,8 +84,17 @@ func execute(l *pidlock.Lock, path string, argv []string, sigs <-chan os.Signal,
 		fmt.Fprintf(stderr, "sole: %s: %v\n", l.Path(), err)
 		return exitCantLock
 	}
+	// Under systemd (Type=notify), sole is the service's main process and
+	// speaks for the command: the notify socket is kept out of the
+	// command's environment and readiness is reported once the command runs
+	// under the lock.
+	notifySocket := os.Getenv("NOTIFY_SOCKET")
+	env := os.Environ()
+	if notifySocket != "" {
+		env = withoutEnv(env, "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
+	}
 	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{
-		Env:   os.Environ(),
+		Env:   env,
 		Files: []uintptr{0, 1, 2},
 	})
 	if err != nil {
@@ -99,6 +109,15 @@ func execute(l *pidlock.Lock, path string, argv []string, sigs <-chan os.Signal,
 	if err := l.SetHolder(pid); err != nil {
 		fmt.Fprintf(stderr, "sole: warning: %v\n", err)
 	}
+	notify := func(msg string) {
+		if notifySocket != "" {
+			if err := sdNotify(notifySocket, msg); err != nil {
+				fmt.Fprintf(stderr, "sole: sd_notify: %v\n", err)
+			}
+		}
+	}
+	status := "STATUS=running " + argv[0] + " (pid " + strconv.Itoa(pid) + ")"
+	notify("READY=1\nMAINPID=" + strconv.Itoa(os.Getpid()) + "\n" + status)
 
 	done := make(chan syscall.WaitStatus, 1)
 	go func() {
@@ -114,10 +133,18 @@ func execute(l *pidlock.Lock, path string, argv []string, sigs <-chan os.Signal,
 	for {
 		select {
 		case s := <-sigs:
+			if s == syscall.SIGHUP {
+				// systemctl reload: the command reloads on SIGHUP.
+				notify("RELOADING=1\n" + monotonicUsec())
+				_ = syscall.Kill(pid, syscall.SIGHUP)
+				notify("READY=1\n" + status)
+				continue
+			}
 			if !sentByTerminal(s) {
 				_ = syscall.Kill(pid, s.(syscall.Signal))
 			}
 		case ws := <-done:
+			notify("STOPPING=1")
 			if err := l.Unlock(); err != nil {
 				fmt.Fprintf(stderr, "sole: %v\n", err)
 			}
@@ -130,6 +157,44 @@ func execute(l *pidlock.Lock, path string, argv []string, sigs <-chan os.Signal,
 			return exitCantExec
 		}
 	}
+}
+
+// withoutEnv returns env without the named variables.
+func withoutEnv(env []string, names ...string) []string {
+	out := env[:0:0]
+	for _, kv := range env {
+		keep := true
+		for _, n := range names {
+			if strings.HasPrefix(kv, n+"=") {
+				keep = false
+			}
+		}
+		if keep {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// sdNotify sends msg to systemd's notify socket addr (a path, or an
+// abstract socket when it starts with '@'). It is written with raw
+// syscalls to keep the net package out of sole's start-up.
+func sdNotify(addr, msg string) error {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return unix.Sendto(fd, []byte(msg), 0, &unix.SockaddrUnix{Name: addr})
+}
+
+// monotonicUsec is the MONOTONIC_USEC= field of a RELOADING=1 message.
+func monotonicUsec() string {
+	var ts unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts) != nil {
+		return ""
+	}
+	return "MONOTONIC_USEC=" + strconv.FormatInt(ts.Nano()/1000, 10)
 }
 
 // sentByTerminal reports whether s is a SIGINT or SIGQUIT that the
