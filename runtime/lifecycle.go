@@ -242,38 +242,6 @@ func (l *lifecycle) startWatchdog() {
 	}()
 }
 
-// reload runs the app's reload hook between RELOADING=1 and READY=1.
-func (l *lifecycle) reload() {
-	r, ok := l.app.(Reloader)
-	l.mu.Lock()
-	if l.stopped || !l.isReady {
-		l.mu.Unlock()
-		return
-	}
-	l.n.send(msgReloading()...)
-	l.mu.Unlock()
-	l.log.Info("reloading")
-	var err error
-	if ok {
-		ctx, cancel := context.WithTimeout(context.Background(), l.cfg.StartTimeout)
-		err = r.Reload(ctx)
-		cancel()
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.stopped {
-		return
-	}
-	status := l.cfg.ReadyStatus
-	if err != nil {
-		l.log.Error("reload failed", "err", err)
-		status = "reload failed: " + err.Error()
-	} else {
-		l.log.Info("reloaded")
-	}
-	l.n.send(msgReady(status)...)
-}
-
 // stop stops the app and releases the lock: STOPPING=1, cancel, wait up
 // to StopTimeout, release. It returns the app's error.
 func (l *lifecycle) stop() error {

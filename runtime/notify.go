@@ -51,14 +51,6 @@ func msgReady(status string) []string {
 
 func msgStatus(status string) []string { return []string{"STATUS=" + oneLine(status)} }
 
-func msgReloading() []string {
-	m := []string{daemon.SdNotifyReloading}
-	if mono := strings.TrimSuffix(daemon.SdNotifyMonotonicUsec(), "\n"); mono != "" {
-		m = append(m, mono)
-	}
-	return m
-}
-
 func msgStopping(status string) []string {
 	return []string{daemon.SdNotifyStopping, "STATUS=" + oneLine(status)}
 }

@@ -91,6 +91,10 @@ type Config struct {
 	// StopTimeout bounds the app's return after its context is cancelled.
 	// Default 30s.
 	StopTimeout time.Duration
+	// Watchdog, when set, is written into the service definition
+	// (systemd WatchdogSec=); the runtime then feeds it while Checker.Check
+	// passes.
+	Watchdog time.Duration
 	// ReadyStatus is the STATUS= sent with READY=1. Default "running".
 	ReadyStatus string
 	// Logger receives the runtime's log lines. Default: chosen for where

@@ -5,8 +5,6 @@ package runtime
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -134,8 +132,6 @@ func (a *testApp) Check(context.Context) error {
 	}
 	return errors.New("unhealthy")
 }
-
-func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // TestNotifyProtocol checks every message, in order, read back from a real
 // unixgram socket: READY only while the lock is held and after the app is

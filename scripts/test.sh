@@ -91,7 +91,11 @@ tier_cross() {
 }
 
 tier_unit() {
-	command -v flock >/dev/null || need_pkgs util-linux
+	# flock(1) for the benchmark anchor, systemd-analyze to verify units,
+	# python3 and plistutil to read plists back, as real parsers.
+	if ! need_pkgs util-linux systemd python3 libplist-utils; then
+		skip unit-tools "cannot install util-linux systemd python3 libplist-utils"
+	fi
 	go test -race -count=1 ./...
 }
 
@@ -102,6 +106,7 @@ tier_fuzz() {
 	go test -run='^$' -fuzz='^FuzzProcLocks$' -fuzztime="$t" ./pidlock
 	go test -run='^$' -fuzz='^FuzzParseStat$' -fuzztime="$t" ./platform
 	go test -run='^$' -fuzz='^FuzzJSONString$' -fuzztime="$t" ./cmd/sole
+	go test -run='^$' -fuzz='^FuzzSystemdUnit$' -fuzztime="$t" -fuzzminimizetime=5s ./internal/unit
 }
 
 tier_wine() {
@@ -109,7 +114,7 @@ tier_wine() {
 		skip wine "scripts/wine/setup.sh failed"
 		return 0
 	fi
-	GOOS=windows GOARCH=amd64 go test -count=1 -exec "$repo/scripts/wine/exec.sh" ./pidlock ./platform
+	GOOS=windows GOARCH=amd64 go test -count=1 -exec "$repo/scripts/wine/exec.sh" ./pidlock ./platform ./runtime
 }
 
 tier_bench() {

@@ -1,0 +1,61 @@
+// Package svcmgr installs, controls and inspects services through the
+// host's service manager: systemd on Linux, launchd on macOS, the service
+// control manager on Windows. The service definitions come from package
+// unit, the one description every manager and package is rendered from.
+//
+// It is used by `sole install` and by programs built on package runtime; it
+// does not import kardianos/service, whose package initialisation probes
+// the host, so that `sole run` starts without that cost.
+package svcmgr
+
+import (
+	"errors"
+
+	"github.com/solehq/sole/internal/unit"
+)
+
+// State is a service's state as its manager reports it.
+type State string
+
+// The states. Managers with more states map onto these.
+const (
+	NotInstalled State = "not installed"
+	Inactive     State = "inactive"
+	Activating   State = "activating"
+	Active       State = "active"
+	Reloading    State = "reloading"
+	Deactivating State = "deactivating"
+	Failed       State = "failed"
+	Unknown      State = "unknown"
+)
+
+// ErrNotInstalled is matched by the error of Uninstall, Start, Stop and
+// Restart for a service that is not installed.
+var ErrNotInstalled = errors.New("not installed")
+
+// Definition returns where the service definition of d goes and its text,
+// as Install would write it (`--print`).
+func Definition(d unit.Description) (path string, text []byte, err error) {
+	return definition(d)
+}
+
+// Install writes the definition of d, reloads the manager if it changed,
+// and enables the service (starts it at boot or login). Installing the same
+// description twice changes nothing and reports changed false.
+func Install(d unit.Description) (changed bool, err error) { return install(d) }
+
+// Uninstall stops and disables the service and removes its definition.
+func Uninstall(name string, user bool) error { return uninstall(name, user) }
+
+// Start starts the service; under systemd it returns once the service
+// reported READY=1.
+func Start(name string, user bool) error { return control(name, user, "start") }
+
+// Stop stops the service.
+func Stop(name string, user bool) error { return control(name, user, "stop") }
+
+// Restart restarts the service.
+func Restart(name string, user bool) error { return control(name, user, "restart") }
+
+// Status reports the service's state.
+func Status(name string, user bool) (State, error) { return status(name, user) }

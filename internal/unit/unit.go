@@ -1,0 +1,414 @@
+// Package unit holds the service description of a program run by sole and
+// renders it for each service manager: a systemd unit (SystemdUnit) and a
+// launchd property list (LaunchdPlist). `sole install`, the Go runtime and
+// the .deb/.rpm/.msi packagers all render from here; no other copy of the
+// unit text may exist.
+//
+// The texts are the embedded templates templates/systemd.service.tmpl and
+// templates/launchd.plist.tmpl, filled with values that this package has
+// already validated and escaped for the target format. A description that
+// cannot be written safely (a newline in an argument, a relative program
+// path, a bad environment name, ...) is refused with an *Error, never
+// rendered approximately, and no input makes rendering panic.
+//
+// What a rendered systemd unit means, and why:
+//
+//   - Type=notify: the program (built on sole's runtime) sends READY=1.
+//   - Restart=on-failure with RestartPreventExitStatus=75: exit status 75
+//     is sole's "already running"; restarting on it would loop.
+//   - StartLimitIntervalSec= and StartLimitBurst= go under [Unit], where
+//     systemd reads them (under [Service] they are an obsolete spelling).
+//   - RuntimeDirectory=sole/NAME: the single-instance lock lives in a
+//     runtime directory of its own per service (%t/sole/NAME/NAME.pid, where
+//     pidlock.Named puts it: %t is /run for system units and
+//     $XDG_RUNTIME_DIR for user units), created for the service's user, so
+//     that services running as different users never share a writable
+//     directory. RuntimeDirectoryPreserve=yes: systemd does not remove it
+//     when the service stops, because another process (a `sole run --name
+//     NAME` by hand, a second instance) may hold the lock file inside it;
+//     uninstalling removes it.
+//
+// launchd has no equivalent of Type=notify, the watchdog, the start limits
+// or RestartPreventExitStatus; see LaunchdPlist for what it gets instead.
+package unit
+
+import (
+	"fmt"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Description describes a service. The zero value of each optional field
+// means "the default" (see WithDefaults); durations are refused when
+// negative.
+type Description struct {
+	// Name is the service name: a letter or digit, then letters, digits,
+	// '.', '_', '@' or '-'; at most 200 bytes, not ending in '@' (that
+	// would make a systemd template unit, whose instances would share one
+	// lock directory). It names the unit file (NAME.service), the runtime
+	// directory (sole/NAME) and the launchd label (see LaunchdLabel).
+	Name string
+	// DisplayName is an optional human-readable name. systemd's
+	// Description= uses it when Description is empty.
+	DisplayName string
+	// Description is one line of text: no newlines or other control
+	// characters, and no trailing backslash (systemd would read it as a
+	// line continuation). systemd's Description= is Description, else
+	// DisplayName, else Name, without leading and trailing spaces (which
+	// systemd would drop anyway). DisplayName follows the same rules.
+	Description string
+	// Exec is the absolute, clean path of the program to run (path.Clean
+	// leaves it unchanged). Beyond what Args allows, it may not contain
+	// tabs, quotes or backslashes (systemd refuses them in the program path:
+	// "Executable name contains special characters") or '$' (systemd passes
+	// the program path through unexpanded but expands variables in argv[0],
+	// so no spelling makes both right).
+	Exec string
+	// Args are the program's arguments. Any text is allowed except invalid
+	// UTF-8 and control characters other than tab (a newline or NUL, say).
+	Args []string
+	// User makes a per-user service (systemctl --user; a launchd
+	// LaunchAgent) instead of a system one (a LaunchDaemon).
+	User bool
+	// Env holds "KEY=VALUE" pairs for the program's environment. KEY is a
+	// letter or '_' followed by letters, digits or '_', given once. VALUE
+	// follows the rules of Args.
+	Env []string
+	// WorkingDirectory is optional; when set, an absolute clean path
+	// without tabs that does not end in a space or a backslash (systemd
+	// takes the value unquoted, dropping trailing spaces and reading a
+	// trailing backslash as a line continuation).
+	WorkingDirectory string
+	// RunAs optionally names the user a system service runs as (systemd
+	// User=, launchd UserName), following systemd's strict rules for user
+	// names: a letter or '_', then letters, digits, '_' or '-', at most 31
+	// bytes. (systemd accepts more, such as "first.last", but logs that
+	// the name "does not match strict user/group name rules".) Not allowed
+	// with User.
+	RunAs string
+	// Watchdog is systemd's WatchdogSec=; 0 means no watchdog.
+	Watchdog time.Duration
+	// StopTimeout is how long the program has to exit after SIGTERM
+	// (systemd TimeoutStopSec=, launchd ExitTimeOut). Default 30s.
+	StopTimeout time.Duration
+	// StartTimeout is how long the program has to report ready (systemd
+	// TimeoutStartSec=). Default 90s.
+	StartTimeout time.Duration
+	// RestartSec is the pause before a restart after a failure (systemd
+	// RestartSec=). Default 1s.
+	//lint:ignore ST1011 named after systemd's RestartSec=, which it sets.
+	RestartSec time.Duration
+	// More than StartLimitBurst starts within StartLimitInterval make
+	// systemd stop restarting the service (StartLimitBurst= and
+	// StartLimitIntervalSec=, under [Unit]). Defaults 5 and 60s.
+	StartLimitBurst    int
+	StartLimitInterval time.Duration
+	// NotifyAccess is "main" (the default: only the program itself may
+	// send READY=1 and watchdog pings) or "all".
+	NotifyAccess string
+	// LogDir is the launchd directory for StandardOutPath and
+	// StandardErrorPath (an absolute clean path without tabs). Default:
+	// see LaunchdLogDir.
+	LogDir string
+}
+
+// Defaults filled in by WithDefaults.
+const (
+	DefaultStopTimeout        = 30 * time.Second
+	DefaultStartTimeout       = 90 * time.Second
+	DefaultRestartDelay       = 1 * time.Second
+	DefaultStartLimitBurst    = 5
+	DefaultStartLimitInterval = 60 * time.Second
+	DefaultNotifyAccess       = "main"
+)
+
+// MaxNameLen is the longest Name allowed, in bytes.
+const MaxNameLen = 200
+
+// ExitAlreadyRunning is the exit status of a program that finds another
+// instance running; the systemd unit does not restart on it.
+const ExitAlreadyRunning = 75
+
+// WithDefaults returns d with each zero optional field replaced by its
+// default: StopTimeout, StartTimeout, RestartSec, StartLimitBurst,
+// StartLimitInterval and NotifyAccess. It does not validate, and does not
+// touch LogDir, whose default depends on a home directory (LaunchdLogDir).
+// The renderers call it themselves.
+func (d Description) WithDefaults() Description {
+	if d.StopTimeout == 0 {
+		d.StopTimeout = DefaultStopTimeout
+	}
+	if d.StartTimeout == 0 {
+		d.StartTimeout = DefaultStartTimeout
+	}
+	if d.RestartSec == 0 {
+		d.RestartSec = DefaultRestartDelay
+	}
+	if d.StartLimitBurst == 0 {
+		d.StartLimitBurst = DefaultStartLimitBurst
+	}
+	if d.StartLimitInterval == 0 {
+		d.StartLimitInterval = DefaultStartLimitInterval
+	}
+	if d.NotifyAccess == "" {
+		d.NotifyAccess = DefaultNotifyAccess
+	}
+	return d
+}
+
+// Error is a description that cannot be rendered. Its message is one line:
+// user input in it is quoted (and cut short when long).
+type Error struct {
+	Field  string // "name", "args[2]", "env[0]", "exec", ...
+	Reason string
+}
+
+func (e *Error) Error() string { return "unit: " + e.Field + ": " + e.Reason }
+
+func fieldErr(field, format string, a ...any) error {
+	return &Error{Field: field, Reason: fmt.Sprintf(format, a...)}
+}
+
+// Validate reports the first problem that keeps d from being rendered, or
+// nil. It changes nothing; zero optional fields are valid (they mean the
+// default).
+func (d *Description) Validate() error {
+	if d == nil {
+		return &Error{Field: "description", Reason: "nil"}
+	}
+	if err := checkName(d.Name); err != nil {
+		return err
+	}
+	if err := checkLine("display name", d.DisplayName); err != nil {
+		return err
+	}
+	if err := checkLine("description", d.Description); err != nil {
+		return err
+	}
+	if err := checkPath("exec", d.Exec); err != nil {
+		return err
+	}
+	if d.Exec == "/" {
+		return fieldErr("exec", "%s is a directory", show(d.Exec))
+	}
+	if i := strings.IndexAny(d.Exec, `"'\`); i >= 0 {
+		return fieldErr("exec", "%s has %s at byte %d, which systemd refuses in a program path", show(d.Exec), showRune(d.Exec, i), i)
+	}
+	if strings.Contains(d.Exec, "$") {
+		return fieldErr("exec", "%s contains '$', which systemd cannot pass through unchanged in a program path", show(d.Exec))
+	}
+	for i, a := range d.Args {
+		if err := checkText(fmt.Sprintf("args[%d]", i), a); err != nil {
+			return err
+		}
+	}
+	seen := make(map[string]bool, len(d.Env))
+	for i, kv := range d.Env {
+		field := fmt.Sprintf("env[%d]", i)
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return fieldErr(field, "%s is not KEY=VALUE", show(kv))
+		}
+		if !validEnvName(k) {
+			return fieldErr(field, "%s is not a valid environment variable name (want a letter or '_', then letters, digits or '_')", show(k))
+		}
+		if seen[k] {
+			return fieldErr(field, "%s is given twice", k)
+		}
+		seen[k] = true
+		if err := checkText(field, v); err != nil {
+			return err
+		}
+	}
+	if d.WorkingDirectory != "" {
+		if err := checkPath("working directory", d.WorkingDirectory); err != nil {
+			return err
+		}
+		if strings.HasSuffix(d.WorkingDirectory, " ") || strings.HasSuffix(d.WorkingDirectory, `\`) {
+			return fieldErr("working directory", "%s ends in a space or a backslash, which systemd's WorkingDirectory= cannot hold", show(d.WorkingDirectory))
+		}
+	}
+	if d.RunAs != "" {
+		if d.User {
+			return fieldErr("run as", "a per-user service runs as its user; RunAs is for system services")
+		}
+		if err := checkUserName(d.RunAs); err != nil {
+			return err
+		}
+	}
+	if d.LogDir != "" {
+		if err := checkPath("log directory", d.LogDir); err != nil {
+			return err
+		}
+	}
+	for _, t := range []struct {
+		field string
+		v     time.Duration
+	}{
+		{"watchdog", d.Watchdog},
+		{"stop timeout", d.StopTimeout},
+		{"start timeout", d.StartTimeout},
+		{"restart delay", d.RestartSec},
+		{"start limit interval", d.StartLimitInterval},
+	} {
+		if t.v < 0 {
+			return fieldErr(t.field, "%v is negative", t.v)
+		}
+		if t.v%time.Microsecond != 0 {
+			return fieldErr(t.field, "%v is not a whole number of microseconds (systemd's resolution)", t.v)
+		}
+	}
+	if d.StartLimitBurst < 0 || int64(d.StartLimitBurst) > 1<<31-1 {
+		return fieldErr("start limit burst", "%d is out of range (0 to 2147483647)", d.StartLimitBurst)
+	}
+	switch d.NotifyAccess {
+	case "", "main", "all":
+	default:
+		return fieldErr("notify access", "%s is not \"main\" or \"all\"", show(d.NotifyAccess))
+	}
+	return nil
+}
+
+func checkName(name string) error {
+	const field = "name"
+	if name == "" {
+		return fieldErr(field, "empty")
+	}
+	if len(name) > MaxNameLen {
+		return fieldErr(field, "%s is %d bytes long, more than %d", show(name), len(name), MaxNameLen)
+	}
+	for i, r := range name {
+		ok := r < utf8.RuneSelf && (isAlnum(byte(r)) || i > 0 && strings.IndexByte("._@-", byte(r)) >= 0)
+		if !ok {
+			if i == 0 {
+				return fieldErr(field, "%s starts with %s; want a letter or digit", show(name), showRune(name, i))
+			}
+			return fieldErr(field, "%s has %s at byte %d; want letters, digits, '.', '_', '@' or '-'", show(name), showRune(name, i), i)
+		}
+	}
+	if strings.HasSuffix(name, "@") {
+		return fieldErr(field, "%s ends in '@', which would make a systemd template unit", show(name))
+	}
+	return nil
+}
+
+// checkLine checks one line of free text (DisplayName, Description).
+func checkLine(field, s string) error {
+	if !utf8.ValidString(s) {
+		return fieldErr(field, "%s is not valid UTF-8", show(s))
+	}
+	for i, r := range s {
+		if unicode.IsControl(r) {
+			return fieldErr(field, "%s has control character %U at byte %d; want one line of text", show(s), r, i)
+		}
+		if r == 0xFFFE || r == 0xFFFF {
+			return fieldErr(field, "%s has %U at byte %d, which XML cannot hold", show(s), r, i)
+		}
+	}
+	if strings.HasSuffix(strings.TrimRight(s, " "), `\`) {
+		return fieldErr(field, "%s ends in a backslash, which systemd reads as a line continuation", show(s))
+	}
+	return nil
+}
+
+// checkText checks an argument or an environment value: anything but
+// invalid UTF-8, control characters other than tab (which neither systemd's
+// Environment= nor XML 1.0 can hold), U+FFFE and U+FFFF (not XML).
+func checkText(field, s string) error {
+	if !utf8.ValidString(s) {
+		return fieldErr(field, "%s is not valid UTF-8", show(s))
+	}
+	for i, r := range s {
+		switch {
+		case r == '\n':
+			return fieldErr(field, "%s has a newline at byte %d", show(s), i)
+		case r == 0:
+			return fieldErr(field, "%s has a NUL byte at byte %d", show(s), i)
+		case r < 0x20 && r != '\t', r == 0x7f:
+			return fieldErr(field, "%s has control character %U at byte %d", show(s), r, i)
+		case r == 0xFFFE || r == 0xFFFF:
+			return fieldErr(field, "%s has %U at byte %d, which XML cannot hold", show(s), r, i)
+		}
+	}
+	return nil
+}
+
+// checkPath checks an absolute path in Unix form (path, not filepath: the
+// units are for Unix service managers whatever GOOS renders them).
+func checkPath(field, p string) error {
+	if p == "" {
+		return fieldErr(field, "empty")
+	}
+	if err := checkText(field, p); err != nil {
+		return err
+	}
+	if strings.ContainsRune(p, '\t') {
+		return fieldErr(field, "%s has a tab", show(p))
+	}
+	if !path.IsAbs(p) {
+		return fieldErr(field, "%s is not an absolute path", show(p))
+	}
+	if c := path.Clean(p); c != p {
+		return fieldErr(field, "%s is not a clean path (want %s)", show(p), show(c))
+	}
+	return nil
+}
+
+// checkUserName applies systemd's strict user name rules
+// (valid_user_group_name without VALID_USER_RELAX).
+func checkUserName(s string) error {
+	const field = "run as"
+	if len(s) > 31 {
+		return fieldErr(field, "%s is %d bytes long, more than 31", show(s), len(s))
+	}
+	for i, r := range s {
+		ok := r < utf8.RuneSelf && (isAlnum(byte(r)) || r == '_' || r == '-') && !(i == 0 && (r == '-' || r >= '0' && r <= '9'))
+		if !ok {
+			return fieldErr(field, "%s has %s at byte %d; want a user name (a letter or '_', then letters, digits, '_' or '-')", show(s), showRune(s, i), i)
+		}
+	}
+	return nil
+}
+
+func validEnvName(k string) bool {
+	if k == "" || k[0] >= '0' && k[0] <= '9' {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if !isAlnum(k[i]) && k[i] != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+// show quotes user input for an error message: one line, at most about 64
+// bytes of it.
+func show(s string) string {
+	const max = 64
+	if len(s) <= max {
+		return strconv.Quote(s)
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strconv.Quote(s[:cut]) + "..."
+}
+
+// showRune describes the character at byte i of s.
+func showRune(s string, i int) string {
+	r, size := utf8.DecodeRuneInString(s[i:])
+	if r == utf8.RuneError && size <= 1 {
+		return fmt.Sprintf("byte %#02x", s[i])
+	}
+	return fmt.Sprintf("%q (%U)", r, r)
+}
