@@ -210,6 +210,9 @@ func newConfig(opts []Option) config {
 	return c
 }
 
+// Scope returns the lock's scope.
+func (l *Lock) Scope() Scope { return l.cfg.scope }
+
 // Path returns the PID file's path.
 func (l *Lock) Path() string { return l.path }
 

@@ -38,6 +38,7 @@ type runOpts struct {
 	timeout     time.Duration
 	replace     bool
 	stopTimeout time.Duration
+	health      string
 }
 
 func newRunFlags() (*flag.FlagSet, *runOpts) {
@@ -48,6 +49,7 @@ func newRunFlags() (*flag.FlagSet, *runOpts) {
 	fs.DurationVar(&o.timeout, "timeout", 0, "with --wait: give up after `DUR` (e.g. 30s) and exit 75; 0 waits forever")
 	fs.BoolVar(&o.replace, "replace", false, "stop the running instance (SIGTERM, then SIGKILL) and run this one")
 	fs.DurationVar(&o.stopTimeout, "stop-timeout", 10*time.Second, "with --replace: give the holder `DUR` to stop before SIGKILL")
+	fs.StringVar(&o.health, "health", "", "under a systemd watchdog: feed it only while shell `CMD` succeeds")
 	return fs, o
 }
 
@@ -128,7 +130,7 @@ func runMain(c *command, args []string, stdout, stderr io.Writer) int {
 		return lockFailed(l, err, o, stderr)
 	}
 	<-sigsReady
-	return execute(l, path, argv, sigs, stderr)
+	return execute(l, path, argv, o.health, sigs, stderr)
 }
 
 // errInterrupted ends a wait that a signal cancelled.

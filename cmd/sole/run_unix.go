@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -75,7 +76,7 @@ func checkExecutable(p string) error {
 
 // execute runs the command with the lock inherited, forwards signals to it
 // until it exits, then releases the lock and returns the exit code.
-func execute(l *pidlock.Lock, path string, argv []string, sigs <-chan os.Signal, stderr io.Writer) int {
+func execute(l *pidlock.Lock, path string, argv []string, health string, sigs <-chan os.Signal, stderr io.Writer) int {
 	// The command inherits the locked descriptor: the kernel keeps the lock
 	// until every copy is closed, so if sole is killed, the command still
 	// holds it and no second one can start.
@@ -89,6 +90,7 @@ func execute(l *pidlock.Lock, path string, argv []string, sigs <-chan os.Signal,
 	// command's environment and readiness is reported once the command runs
 	// under the lock.
 	notifySocket := os.Getenv("NOTIFY_SOCKET")
+	watchdog := watchdogInterval()
 	env := os.Environ()
 	if notifySocket != "" {
 		env = withoutEnv(env, "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
@@ -118,6 +120,18 @@ func execute(l *pidlock.Lock, path string, argv []string, sigs <-chan os.Signal,
 	}
 	status := "STATUS=running " + argv[0] + " (pid " + strconv.Itoa(pid) + ")"
 	notify("READY=1\nMAINPID=" + strconv.Itoa(os.Getpid()) + "\n" + status)
+	var wdTick <-chan time.Time
+	healthDone := make(chan bool, 1)
+	checking := false
+	if notifySocket != "" && watchdog > 0 {
+		if health == "" {
+			fmt.Fprintf(stderr, "sole: systemd set a watchdog but no --health was given: not feeding it\n")
+		} else {
+			t := time.NewTicker(watchdog / 2)
+			defer t.Stop()
+			wdTick = t.C
+		}
+	}
 
 	done := make(chan syscall.WaitStatus, 1)
 	go func() {
@@ -143,6 +157,20 @@ func execute(l *pidlock.Lock, path string, argv []string, sigs <-chan os.Signal,
 			if !sentByTerminal(s) {
 				_ = syscall.Kill(pid, s.(syscall.Signal))
 			}
+		case <-wdTick:
+			// Feed the watchdog only when the health command says so; a
+			// check still running from the last tick is a failure.
+			if !checking {
+				checking = true
+				go func() { healthDone <- runHealth(health, watchdog/2) }()
+			}
+		case ok := <-healthDone:
+			checking = false
+			if ok {
+				notify("WATCHDOG=1")
+			} else {
+				fmt.Fprintf(stderr, "sole: health check failed: not feeding the watchdog\n")
+			}
 		case ws := <-done:
 			notify("STOPPING=1")
 			if err := l.Unlock(); err != nil {
@@ -157,6 +185,41 @@ func execute(l *pidlock.Lock, path string, argv []string, sigs <-chan os.Signal,
 			return exitCantExec
 		}
 	}
+}
+
+// watchdogInterval is systemd's watchdog interval for this process
+// (WATCHDOG_USEC, when WATCHDOG_PID is unset or names us), or 0.
+func watchdogInterval() time.Duration {
+	usec, err := strconv.ParseInt(os.Getenv("WATCHDOG_USEC"), 10, 64)
+	if err != nil || usec <= 0 {
+		return 0
+	}
+	if p := os.Getenv("WATCHDOG_PID"); p != "" && p != strconv.Itoa(os.Getpid()) {
+		return 0
+	}
+	return time.Duration(usec) * time.Microsecond
+}
+
+// runHealth runs the health command through the shell, killing it after
+// timeout, and reports whether it succeeded.
+func runHealth(cmd string, timeout time.Duration) bool {
+	pid, err := syscall.ForkExec("/bin/sh", []string{"sh", "-c", cmd}, &syscall.ProcAttr{
+		Env:   withoutEnv(os.Environ(), "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"),
+		Files: []uintptr{0, 2, 2},
+		Sys:   &syscall.SysProcAttr{Setpgid: true},
+	})
+	if err != nil {
+		return false
+	}
+	timer := time.AfterFunc(timeout, func() { syscall.Kill(-pid, syscall.SIGKILL) })
+	defer timer.Stop()
+	var ws syscall.WaitStatus
+	for {
+		if _, err := syscall.Wait4(pid, &ws, 0, nil); err != syscall.EINTR {
+			break
+		}
+	}
+	return ws.Exited() && ws.ExitStatus() == 0
 }
 
 // withoutEnv returns env without the named variables.
@@ -180,7 +243,14 @@ func withoutEnv(env []string, names ...string) []string {
 // abstract socket when it starts with '@'). It is written with raw
 // syscalls to keep the net package out of sole's start-up.
 func sdNotify(addr, msg string) error {
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	// As the syscall package does where SOCK_CLOEXEC is missing: hold
+	// ForkLock so no fork copies the descriptor before it is close-on-exec.
+	syscall.ForkLock.RLock()
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM, 0)
+	if err == nil {
+		unix.CloseOnExec(fd)
+	}
+	syscall.ForkLock.RUnlock()
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/solehq/sole/internal/svcmgr"
 	"github.com/solehq/sole/pidlock"
 )
 
@@ -61,30 +62,42 @@ func statusMain(c *command, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sole: %s\n", lockErrorLine(err))
 		return statusUnknown
 	}
+	// A named lock may belong to an installed service: then its
+	// manager's state is reported too.
+	service := ""
+	if o.path == "" {
+		if state, err := svcmgr.Status(l.Name(), l.Scope() == pidlock.ScopeUser); err == nil && state != svcmgr.NotInstalled && state != svcmgr.Unknown {
+			service = string(state)
+		}
+	}
 	st, err := l.Query()
 	if err != nil {
 		if o.json {
-			writeStatusJSON(stdout, l, st, err)
+			writeStatusJSON(stdout, l, st, service, err)
 		}
 		fmt.Fprintf(stderr, "sole: %s\n", lockErrorLine(err))
 		return statusUnknown
 	}
+	suffix := ""
+	if service != "" {
+		suffix = "; service " + service
+	}
 	if o.json {
-		writeStatusJSON(stdout, l, st, nil)
+		writeStatusJSON(stdout, l, st, service, nil)
 	} else {
 		switch st.State {
 		case pidlock.Running:
-			fmt.Fprintf(stdout, "%s is running (%s)\n", l.Name(), describe(st.Holder))
+			fmt.Fprintf(stdout, "%s is running (%s)%s\n", l.Name(), describe(st.Holder), suffix)
 		case pidlock.Starting:
-			fmt.Fprintf(stdout, "%s is running (starting)\n", l.Name())
+			fmt.Fprintf(stdout, "%s is running (starting)%s\n", l.Name(), suffix)
 		case pidlock.Stale:
 			if st.Holder != nil {
-				fmt.Fprintf(stdout, "%s is not running (stale record: %s)\n", l.Name(), describe(st.Holder))
+				fmt.Fprintf(stdout, "%s is not running (stale record: %s)%s\n", l.Name(), describe(st.Holder), suffix)
 			} else {
-				fmt.Fprintf(stdout, "%s is not running (unreadable record left in %s)\n", l.Name(), l.Path())
+				fmt.Fprintf(stdout, "%s is not running (unreadable record left in %s)%s\n", l.Name(), l.Path(), suffix)
 			}
 		default:
-			fmt.Fprintf(stdout, "%s is not running\n", l.Name())
+			fmt.Fprintf(stdout, "%s is not running%s\n", l.Name(), suffix)
 		}
 	}
 	return statusCode(st.State)
@@ -102,7 +115,7 @@ func statusCode(s pidlock.State) int {
 
 // writeStatusJSON prints one JSON object on one line. It is written by hand
 // to keep reflection-driven encoding out of sole's start-up.
-func writeStatusJSON(w io.Writer, l *pidlock.Lock, st pidlock.Status, qerr error) {
+func writeStatusJSON(w io.Writer, l *pidlock.Lock, st pidlock.Status, service string, qerr error) {
 	b := []byte(`{"name":`)
 	b = appendJSONString(b, l.Name())
 	b = append(b, `,"lock":`...)
@@ -125,6 +138,12 @@ func writeStatusJSON(w io.Writer, l *pidlock.Lock, st pidlock.Status, qerr error
 		b = appendJSONString(b, h.Since.Format(time.RFC3339Nano))
 	} else {
 		b = append(b, `,"pid":null,"process":null,"since":null`...)
+	}
+	b = append(b, `,"service":`...)
+	if service != "" {
+		b = appendJSONString(b, service)
+	} else {
+		b = append(b, "null"...)
 	}
 	if qerr != nil {
 		b = append(b, `,"error":`...)

@@ -123,7 +123,7 @@ func LaunchdPlist(d Description, home string) ([]byte, error) {
 		data.Environment = append(data.Environment, launchdEnv{xmlEscape(k), xmlEscape(v)})
 	}
 	var b bytes.Buffer
-	if err := templates.ExecuteTemplate(&b, "launchd.plist.tmpl", data); err != nil {
+	if err := templates().ExecuteTemplate(&b, "launchd.plist.tmpl", data); err != nil {
 		return nil, fmt.Errorf("unit: rendering the launchd plist: %w", err)
 	}
 	return b.Bytes(), nil

@@ -7,6 +7,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"text/template"
 	"time"
 )
@@ -14,9 +15,13 @@ import (
 //go:embed templates/*.tmpl
 var templateFS embed.FS
 
-// The templates are parsed once; a broken embedded template is a bug in
-// this package that every test catches, not something user input can cause.
-var templates = template.Must(template.New("").Option("missingkey=error").ParseFS(templateFS, "templates/*.tmpl"))
+// The templates are parsed once, on first use (not at package
+// initialisation: the sole command links this package, and `sole run` must
+// not pay for it); a broken embedded template is a bug in this package that
+// every test catches, not something user input can cause.
+var templates = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("").Option("missingkey=error").ParseFS(templateFS, "templates/*.tmpl"))
+})
 
 // maxSystemdLine is systemd's LONG_LINE_MAX: a longer line in a unit file
 // is an error.
@@ -95,7 +100,7 @@ func SystemdUnit(d Description) ([]byte, error) {
 		}
 	}
 	var b bytes.Buffer
-	if err := templates.ExecuteTemplate(&b, "systemd.service.tmpl", data); err != nil {
+	if err := templates().ExecuteTemplate(&b, "systemd.service.tmpl", data); err != nil {
 		return nil, fmt.Errorf("unit: rendering the systemd unit: %w", err)
 	}
 	for line := range bytes.Lines(b.Bytes()) {

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/solehq/sole/internal/svcmgr"
+	"github.com/solehq/sole/internal/unit"
+	"github.com/solehq/sole/pidlock"
+)
+
+var installCmd = &command{
+	name: "install",
+	usage: "sole install [--name NAME] [--user] [--description TEXT] [--watchdog DUR --health CMD]\n" +
+		"                    [--env K=V]... [--print] -- COMMAND [ARGS...]",
+	help: `Register COMMAND as a service that runs with "sole run" semantics: the
+single-instance lock, readiness reported only once COMMAND runs under it,
+signals forwarded, no restart loop on "already running" (exit 75).
+Installing again with the same settings changes nothing; with other
+settings the definition is updated and the service manager reloaded.
+--print writes the definition to stdout and touches nothing.`,
+	flags: func() *flag.FlagSet { fs, _ := newInstallFlags(); return fs },
+	run:   installMain,
+}
+
+type installOpts struct {
+	name, description, health string
+	user, print               bool
+	watchdog                  time.Duration
+	env                       multiFlag
+}
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+func newInstallFlags() (*flag.FlagSet, *installOpts) {
+	o := new(installOpts)
+	fs := newFlagSet("install")
+	fs.StringVar(&o.name, "name", "", "service `NAME` (default: the command's base name)")
+	fs.BoolVar(&o.user, "user", false, "a per-user service (systemctl --user) instead of a system one")
+	fs.StringVar(&o.description, "description", "", "one-line `TEXT` for the service manager")
+	fs.DurationVar(&o.watchdog, "watchdog", 0, "systemd watchdog interval `DUR`; needs --health")
+	fs.StringVar(&o.health, "health", "", "shell `CMD` whose success means COMMAND is healthy; the watchdog is fed only then")
+	fs.Var(&o.env, "env", "`K=V` for COMMAND's environment (repeatable)")
+	fs.BoolVar(&o.print, "print", false, "print the service definition and exit")
+	return fs, o
+}
+
+func installMain(c *command, args []string, stdout, stderr io.Writer) int {
+	fs, o := newInstallFlags()
+	if code, ok := parseFlags(c, fs, args, stdout, stderr); !ok {
+		return code
+	}
+	argv := fs.Args()
+	switch {
+	case len(argv) == 0 || argv[0] == "":
+		return usageError(stderr, "install: missing COMMAND", "install")
+	case o.watchdog < 0:
+		return usageError(stderr, "install: --watchdog must not be negative", "install")
+	case o.watchdog > 0 && o.health == "":
+		return usageError(stderr, "install: --watchdog needs --health CMD: sole cannot tell by itself whether COMMAND is healthy, and a watchdog fed blindly would keep a hung COMMAND alive", "install")
+	case o.health != "" && o.watchdog == 0:
+		return usageError(stderr, "install: --health needs --watchdog", "install")
+	}
+	d, err := o.unitDescription(argv)
+	if err != nil {
+		var ue usageErr
+		var de *unit.Error
+		switch {
+		case errors.As(err, &ue):
+			return usageError(stderr, "install: "+ue.Error(), "install")
+		case errors.As(err, &de):
+			return usageError(stderr, "install: "+de.Error(), "install")
+		}
+		fmt.Fprintf(stderr, "sole: install: %v\n", err)
+		if errors.Is(err, errNotFound) {
+			return exitNotFound
+		}
+		return 1
+	}
+	if o.print {
+		_, text, err := svcmgr.Definition(d)
+		if err != nil {
+			fmt.Fprintf(stderr, "sole: install: %v\n", err)
+			return 1
+		}
+		stdout.Write(text)
+		return 0
+	}
+	changed, err := svcmgr.Install(d)
+	if err != nil {
+		fmt.Fprintf(stderr, "sole: install: %v\n", err)
+		return 1
+	}
+	if changed {
+		fmt.Fprintf(stdout, "%s: installed\n", d.Name)
+	} else {
+		fmt.Fprintf(stdout, "%s: already installed, unchanged\n", d.Name)
+	}
+	return 0
+}
+
+// description is the service definition: this sole binary runs COMMAND
+// with `sole run`.
+func (o *installOpts) unitDescription(argv []string) (unit.Description, error) {
+	path, err := lookPath(argv[0])
+	if err != nil {
+		return unit.Description{}, fmt.Errorf("%s: %w", argv[0], err)
+	}
+	if path, err = filepath.Abs(path); err != nil {
+		return unit.Description{}, err
+	}
+	name := o.name
+	if name == "" {
+		name = trimExeSuffix(filepath.Base(argv[0]))
+	}
+	if err := pidlock.ValidName(name); err != nil {
+		return unit.Description{}, errUsage(err.Error())
+	}
+	self, err := os.Executable()
+	if err == nil {
+		self, err = filepath.EvalSymlinks(self)
+	}
+	if err != nil {
+		return unit.Description{}, fmt.Errorf("cannot find the sole binary: %w", err)
+	}
+	scope := "system"
+	if o.user {
+		scope = "user"
+	}
+	args := []string{"run", "--name", name, "--scope", scope}
+	if o.health != "" {
+		args = append(args, "--health", o.health)
+	}
+	args = append(args, "--", path)
+	args = append(args, argv[1:]...)
+	desc := o.description
+	if desc == "" {
+		desc = name + " (run by sole)"
+	}
+	d := unit.Description{
+		Name:        name,
+		Description: desc,
+		Exec:        self,
+		Args:        args,
+		User:        o.user,
+		Env:         o.env,
+		Watchdog:    o.watchdog,
+	}.WithDefaults()
+	return d, d.Validate()
+}
+
+// The commands that act on an installed service.
+var uninstallCmd = serviceCmd("uninstall", "Stop and disable the service NAME and remove its definition.", svcmgr.Uninstall)
+var startCmd = serviceCmd("start", "Start the service NAME; returns once it holds its lock and is ready.", svcmgr.Start)
+var stopCmd = serviceCmd("stop", "Stop the service NAME.", svcmgr.Stop)
+var restartCmd = serviceCmd("restart", "Restart the service NAME.", svcmgr.Restart)
+
+func serviceCmd(name, help string, do func(string, bool) error) *command {
+	newFlags := func() (*flag.FlagSet, *bool) {
+		fs := newFlagSet(name)
+		user := fs.Bool("user", false, "the per-user service (systemctl --user)")
+		return fs, user
+	}
+	return &command{
+		name:  name,
+		usage: "sole " + name + " [--user] NAME",
+		help:  help,
+		flags: func() *flag.FlagSet { fs, _ := newFlags(); return fs },
+		run: func(c *command, args []string, stdout, stderr io.Writer) int {
+			fs, user := newFlags()
+			if code, ok := parseFlags(c, fs, args, stdout, stderr); !ok {
+				return code
+			}
+			if fs.NArg() != 1 {
+				return usageError(stderr, name+": want exactly one NAME", name)
+			}
+			svc := fs.Arg(0)
+			if err := pidlock.ValidName(svc); err != nil {
+				return usageError(stderr, name+": "+err.Error(), name)
+			}
+			if err := do(svc, *user); err != nil {
+				fmt.Fprintf(stderr, "sole: %s: %v\n", name, err)
+				if errors.Is(err, svcmgr.ErrNotInstalled) {
+					return 5 // LSB: program is not installed
+				}
+				return 1
+			}
+			return 0
+		},
+	}
+}
