@@ -10,8 +10,12 @@ package svcmgr
 
 import (
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/solehq/sole/internal/unit"
+	"github.com/solehq/sole/pidlock"
 )
 
 // State is a service's state as its manager reports it.
@@ -44,8 +48,45 @@ func Definition(d unit.Description) (path string, text []byte, err error) {
 // description twice changes nothing and reports changed false.
 func Install(d unit.Description) (changed bool, err error) { return install(d) }
 
-// Uninstall stops and disables the service and removes its definition.
-func Uninstall(name string, user bool) error { return uninstall(name, user) }
+// Uninstall stops and disables the service, removes its definition and,
+// once nobody holds it, its lock directory (the unit keeps that directory
+// across stops: RuntimeDirectoryPreserve=yes), leaving nothing behind.
+func Uninstall(name string, user bool) error {
+	if err := uninstall(name, user); err != nil {
+		return err
+	}
+	return removeLockDir(name, user)
+}
+
+// removeLockDir removes the service's lock directory if the lock is free.
+// It takes the lock first and removes the directory while holding it:
+// anyone who opened the old file and locks it after us finds that the path
+// no longer names it (pidlock checks), so no two holders can result.
+func removeLockDir(name string, user bool) error {
+	scope := pidlock.ScopeSystem
+	if user {
+		scope = pidlock.ScopeUser
+	}
+	l, err := pidlock.Named(name, pidlock.WithScope(scope))
+	if err != nil {
+		return err
+	}
+	dir := filepath.Dir(l.Path())
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err := l.TryLock(); err != nil {
+		if errors.Is(err, pidlock.ErrLocked) {
+			return fmt.Errorf("%s: uninstalled, but its lock is still held, so %s was left in place: %w", name, dir, err)
+		}
+		return err
+	}
+	rmErr := os.RemoveAll(dir)
+	if err := l.Unlock(); err != nil && rmErr == nil {
+		rmErr = err
+	}
+	return rmErr
+}
 
 // Start starts the service; under systemd it returns once the service
 // reported READY=1.
