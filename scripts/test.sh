@@ -91,10 +91,14 @@ tier_cross() {
 }
 
 tier_unit() {
-	# flock(1) for the benchmark anchor, systemd-analyze to verify units,
-	# python3 and plistutil to read plists back, as real parsers.
-	if ! need_pkgs util-linux systemd python3 libplist-utils; then
-		skip unit-tools "cannot install util-linux systemd python3 libplist-utils"
+	# util-linux: flock(1), unshare, nsenter, setpriv (the benchmark anchor
+	# and the systemd-in-namespaces harness); systemd: the real PID 1 the
+	# service tests boot, and systemd-analyze; curl and ps drive the guest;
+	# python3 and plistutil read plists back, as real parsers.
+	local pkgs="util-linux systemd curl procps python3 libplist-utils"
+	# shellcheck disable=SC2086
+	if ! need_pkgs $pkgs; then
+		skip unit-tools "cannot install $pkgs"
 	fi
 	go test -race -count=1 ./...
 }
