@@ -36,7 +36,7 @@ func ExampleRun() {
 	}))
 	fmt.Println("run:", err)
 
-	// A second instance is refused.
+	// Once the run is over, the lock is free and its record empty.
 	l, _ := pidlock.New(cfg.LockPath)
 	st, _ := l.Query()
 	fmt.Println("after:", st.State)
