@@ -327,3 +327,47 @@ func TestSocketActivation(t *testing.T) {
 	}
 	g.holderPID("hellod")
 }
+
+// TestUserUnit: `sole install --user` under a real user manager (root's
+// user@0.service in the guest): WantedBy=default.target, the lock under
+// $XDG_RUNTIME_DIR/sole/NAME, start after the lock, status, uninstall.
+func TestUserUnit(t *testing.T) {
+	g := boot(t)
+	g.must("systemctl", "start", "user@0.service")
+	userEnv := []string{"XDG_RUNTIME_DIR=/run/user/0", "HOME=/root"}
+	urun := func(args ...string) (string, int) {
+		return g.run("env", append(userEnv, args...)...)
+	}
+	umust := func(args ...string) string {
+		t.Helper()
+		out, code := urun(args...)
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", strings.Join(args, " "), code, out)
+		}
+		return out
+	}
+	waitFor(t, 20*time.Second, "root's user manager", func() bool {
+		out, _ := urun("systemctl", "--user", "is-system-running")
+		return strings.HasPrefix(out, "running") || strings.HasPrefix(out, "degraded")
+	})
+	g.WriteFile(t, "/usr/local/bin/uworker.sh", []byte("#!/bin/sh\nwhile :; do sleep 0.05; done\n"), 0o755)
+	umust("/usr/local/bin/sole", "install", "--user", "--name", "uworker", "--", "/usr/local/bin/uworker.sh")
+	if text := g.must("cat", "/root/.config/systemd/user/uworker.service"); !strings.Contains(text, "WantedBy=default.target") || !strings.Contains(text, "--scope user") {
+		t.Fatalf("user unit:\n%s", text)
+	}
+	umust("/usr/local/bin/sole", "start", "--user", "uworker")
+	out, code := urun("/usr/local/bin/sole", "status", "--scope", "user", "uworker")
+	if code != 0 || !strings.Contains(out, "uworker is running (pid ") || !strings.Contains(out, "; service active") {
+		t.Fatalf("status: exit %d: %s", code, out)
+	}
+	if _, code := g.run("test", "-s", "/run/user/0/sole/uworker/uworker.pid"); code != 0 {
+		t.Fatal("no record under $XDG_RUNTIME_DIR/sole/uworker")
+	}
+	umust("/usr/local/bin/sole", "stop", "--user", "uworker")
+	umust("/usr/local/bin/sole", "uninstall", "--user", "uworker")
+	for _, p := range []string{"/root/.config/systemd/user/uworker.service", "/run/user/0/sole/uworker"} {
+		if _, code := g.run("test", "-e", p); code == 0 {
+			t.Errorf("%s left after uninstall", p)
+		}
+	}
+}
