@@ -72,6 +72,7 @@ type program struct {
 }
 
 func (p *program) Start(service.Service) error {
+	setRecoveryActions(p.l.cfg.Name, p.l.log)
 	return p.l.start(context.Background())
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"time"
 
 	"github.com/solehq/sole/internal/svcmgr"
@@ -114,5 +115,10 @@ func (cfg Config) description(user bool) (unit.Description, error) {
 		StartTimeout: cfg.StartTimeout,
 		StopTimeout:  cfg.StopTimeout,
 	}.WithDefaults()
+	// The description's checks are those of systemd and launchd; the
+	// Windows service manager checks its own (svcmgr).
+	if goruntime.GOOS == "windows" {
+		return d, nil
+	}
 	return d, d.Validate()
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"time"
 
@@ -155,6 +156,11 @@ func (o *installOpts) unitDescription(argv []string) (unit.Description, error) {
 		Env:         o.env,
 		Watchdog:    o.watchdog,
 	}.WithDefaults()
+	// The description's checks are those of systemd and launchd; the
+	// Windows service manager checks its own (svcmgr).
+	if goruntime.GOOS == "windows" {
+		return d, nil
+	}
 	return d, d.Validate()
 }
 
