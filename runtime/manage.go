@@ -5,9 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	goruntime "runtime"
 	"time"
 
 	"github.com/solehq/sole/internal/svcmgr"
@@ -39,24 +36,9 @@ func manage(cfg Config, cmd string, args []string, stdout, stderr io.Writer) int
 			fmt.Fprintf(stderr, "%s install: %v\n", cfg.Name, err)
 			return 1
 		}
-		if print {
-			_, text, err := svcmgr.Definition(d)
-			if err != nil {
-				fmt.Fprintf(stderr, "%s install: %v\n", cfg.Name, err)
-				return 1
-			}
-			stdout.Write(text)
-			return 0
-		}
-		changed, err := svcmgr.Install(d)
-		if err != nil {
+		if err := svcmgr.Apply(d, print, stdout); err != nil {
 			fmt.Fprintf(stderr, "%s install: %v\n", cfg.Name, err)
 			return 1
-		}
-		if changed {
-			fmt.Fprintf(stdout, "%s: installed\n", cfg.Name)
-		} else {
-			fmt.Fprintf(stdout, "%s: already installed, unchanged\n", cfg.Name)
 		}
 		return 0
 	case "status":
@@ -97,11 +79,8 @@ func manage(cfg Config, cmd string, args []string, stdout, stderr io.Writer) int
 // description is the service definition of this program: it runs itself
 // with "run".
 func (cfg Config) description(user bool) (unit.Description, error) {
-	exe, err := os.Executable()
+	exe, err := svcmgr.Self()
 	if err != nil {
-		return unit.Description{}, err
-	}
-	if exe, err = filepath.EvalSymlinks(exe); err != nil {
 		return unit.Description{}, err
 	}
 	cfg = cfg.withDefaults()
@@ -115,10 +94,5 @@ func (cfg Config) description(user bool) (unit.Description, error) {
 		StartTimeout: cfg.StartTimeout,
 		StopTimeout:  cfg.StopTimeout,
 	}.WithDefaults()
-	// The description's checks are those of systemd and launchd; the
-	// Windows service manager checks its own (svcmgr).
-	if goruntime.GOOS == "windows" {
-		return d, nil
-	}
-	return d, d.Validate()
+	return d, svcmgr.Check(d)
 }

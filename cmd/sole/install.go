@@ -5,9 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
-	goruntime "runtime"
 	"strings"
 	"time"
 
@@ -87,24 +85,9 @@ func installMain(c *command, args []string, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
-	if o.print {
-		_, text, err := svcmgr.Definition(d)
-		if err != nil {
-			fmt.Fprintf(stderr, "sole: install: %v\n", err)
-			return 1
-		}
-		stdout.Write(text)
-		return 0
-	}
-	changed, err := svcmgr.Install(d)
-	if err != nil {
+	if err := svcmgr.Apply(d, o.print, stdout); err != nil {
 		fmt.Fprintf(stderr, "sole: install: %v\n", err)
 		return 1
-	}
-	if changed {
-		fmt.Fprintf(stdout, "%s: installed\n", d.Name)
-	} else {
-		fmt.Fprintf(stdout, "%s: already installed, unchanged\n", d.Name)
 	}
 	return 0
 }
@@ -126,10 +109,7 @@ func (o *installOpts) unitDescription(argv []string) (unit.Description, error) {
 	if err := pidlock.ValidName(name); err != nil {
 		return unit.Description{}, errUsage(err.Error())
 	}
-	self, err := os.Executable()
-	if err == nil {
-		self, err = filepath.EvalSymlinks(self)
-	}
+	self, err := svcmgr.Self()
 	if err != nil {
 		return unit.Description{}, fmt.Errorf("cannot find the sole binary: %w", err)
 	}
@@ -156,12 +136,7 @@ func (o *installOpts) unitDescription(argv []string) (unit.Description, error) {
 		Env:         o.env,
 		Watchdog:    o.watchdog,
 	}.WithDefaults()
-	// The description's checks are those of systemd and launchd; the
-	// Windows service manager checks its own (svcmgr).
-	if goruntime.GOOS == "windows" {
-		return d, nil
-	}
-	return d, d.Validate()
+	return d, svcmgr.Check(d)
 }
 
 // The commands that act on an installed service.

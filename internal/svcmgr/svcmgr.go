@@ -11,8 +11,10 @@ package svcmgr
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 
 	"github.com/solehq/sole/internal/unit"
 	"github.com/solehq/sole/pidlock"
@@ -100,3 +102,47 @@ func Restart(name string, user bool) error { return control(name, user, "restart
 
 // Status reports the service's state.
 func Status(name string, user bool) (State, error) { return status(name, user) }
+
+// Self returns the path of the running executable with symbolic links
+// resolved: what a service definition should run.
+func Self() (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	return filepath.EvalSymlinks(exe)
+}
+
+// Check validates d for the host's service manager: the rules of package
+// unit for systemd and launchd; on Windows, Install checks what the
+// service control manager needs itself.
+func Check(d unit.Description) error {
+	if goruntime.GOOS == "windows" {
+		return nil
+	}
+	return d.Validate()
+}
+
+// Apply installs d, or with print writes its definition to w instead, and
+// says on w what it did ("NAME: installed", "NAME: already installed,
+// unchanged").
+func Apply(d unit.Description, print bool, w io.Writer) error {
+	if print {
+		_, text, err := Definition(d)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(text)
+		return err
+	}
+	changed, err := Install(d)
+	if err != nil {
+		return err
+	}
+	if changed {
+		fmt.Fprintf(w, "%s: installed\n", d.Name)
+	} else {
+		fmt.Fprintf(w, "%s: already installed, unchanged\n", d.Name)
+	}
+	return nil
+}

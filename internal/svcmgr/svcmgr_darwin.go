@@ -7,10 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/solehq/sole/internal/unit"
@@ -18,13 +16,6 @@ import (
 
 // launchd: LaunchDaemons (system) and LaunchAgents (user), loaded with
 // launchctl bootstrap/bootout (not the deprecated load/unload).
-
-func home(user bool) (string, error) {
-	if !user {
-		return "", nil
-	}
-	return os.UserHomeDir()
-}
 
 // domain is launchctl's domain target: system, or the user's GUI session.
 func domain(user bool) string {
@@ -50,19 +41,7 @@ func definition(d unit.Description) (string, []byte, error) {
 	return unit.LaunchdPlistPath(d, h), text, nil
 }
 
-func launchctl(args ...string) (string, error) {
-	cmd := exec.Command("launchctl", args...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		msg := strings.TrimSpace(stderr.String())
-		if i := strings.IndexByte(msg, '\n'); i >= 0 {
-			msg = msg[:i]
-		}
-		return stdout.String(), fmt.Errorf("launchctl %s: %s: %w", strings.Join(args, " "), msg, err)
-	}
-	return stdout.String(), nil
-}
+func launchctl(args ...string) (string, error) { return runTool("launchctl", args...) }
 
 func install(d unit.Description) (bool, error) {
 	path, text, err := definition(d)

@@ -7,19 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
 	"github.com/solehq/sole/internal/unit"
 )
-
-func home(user bool) (string, error) {
-	if !user {
-		return "", nil
-	}
-	return os.UserHomeDir()
-}
 
 func definition(d unit.Description) (string, []byte, error) {
 	h, err := home(d.User)
@@ -33,26 +25,12 @@ func definition(d unit.Description) (string, []byte, error) {
 	return unit.SystemdUnitPath(d, h), text, nil
 }
 
-// systemctl runs systemctl (--user for user units) and returns its
-// standard output; a failure's error carries its standard error.
+// systemctl runs systemctl, with --user for user units.
 func systemctl(user bool, args ...string) (string, error) {
 	if user {
 		args = append([]string{"--user"}, args...)
 	}
-	cmd := exec.Command("systemctl", args...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		msg := strings.TrimSpace(stderr.String())
-		if i := strings.IndexByte(msg, '\n'); i >= 0 {
-			msg = msg[:i]
-		}
-		if msg != "" {
-			return stdout.String(), fmt.Errorf("systemctl %s: %s: %w", strings.Join(args, " "), msg, err)
-		}
-		return stdout.String(), fmt.Errorf("systemctl %s: %w", strings.Join(args, " "), err)
-	}
-	return stdout.String(), nil
+	return runTool("systemctl", args...)
 }
 
 func install(d unit.Description) (bool, error) {
