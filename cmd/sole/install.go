@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"time"
 
@@ -118,6 +119,9 @@ func (o *installOpts) unitDescription(argv []string) (unit.Description, error) {
 		scope = "user"
 	}
 	args := []string{"run", "--name", name, "--scope", scope}
+	if goruntime.GOOS == "windows" {
+		args = append(args, "--service")
+	}
 	if o.health != "" {
 		args = append(args, "--health", o.health)
 	}

@@ -39,6 +39,7 @@ type runOpts struct {
 	replace     bool
 	stopTimeout time.Duration
 	health      string
+	service     bool
 }
 
 func newRunFlags() (*flag.FlagSet, *runOpts) {
@@ -50,6 +51,7 @@ func newRunFlags() (*flag.FlagSet, *runOpts) {
 	fs.BoolVar(&o.replace, "replace", false, "stop the running instance (SIGTERM, then SIGKILL) and run this one")
 	fs.DurationVar(&o.stopTimeout, "stop-timeout", 10*time.Second, "with --replace: give the holder `DUR` to stop before SIGKILL")
 	fs.StringVar(&o.health, "health", "", "under a systemd watchdog: feed it only while shell `CMD` succeeds")
+	fs.BoolVar(&o.service, "service", false, "Windows: run as a service of the service control manager (sole install sets it)")
 	return fs, o
 }
 
@@ -101,6 +103,12 @@ func runMain(c *command, args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stderr, "sole: %s\n", lockErrorLine(err))
 		return exitCantLock
+	}
+
+	if o.service {
+		// Under the Windows service control manager, the service handler
+		// takes the lock and runs COMMAND (serviceMain, run_windows.go).
+		return serviceMain(l, path, argv, o, stderr)
 	}
 
 	// Signals are caught from here on: while waiting, they cancel the wait;

@@ -284,6 +284,11 @@ func sentByTerminal(s os.Signal) bool {
 	return err == nil && pg == unix.Getpgrp()
 }
 
+// serviceMain: --service is for the Windows service control manager.
+func serviceMain(_ *pidlock.Lock, _ string, _ []string, _ *runOpts, stderr io.Writer) int {
+	return usageError(stderr, "run: --service is for Windows services; under systemd, sole run speaks sd_notify by itself", "run")
+}
+
 // stopProcess asks pid to stop (SIGTERM) or, with force, kills it.
 func stopProcess(pid int, force bool) error {
 	if force {

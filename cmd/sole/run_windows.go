@@ -12,6 +12,7 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/windows"
+	"golang.org/x/sys/windows/svc"
 
 	"github.com/solehq/sole/pidlock"
 )
@@ -100,4 +101,86 @@ func stopProcess(pid int, _ bool) error {
 	}
 	defer windows.CloseHandle(h)
 	return windows.TerminateProcess(h, 1)
+}
+
+// serviceMain runs COMMAND as a service of the Windows service control
+// manager: sole connects to the SCM at once (it allows 30 s), reports
+// START_PENDING, takes the lock (an instance already running: the service
+// stops with exit code 75), starts COMMAND, and only then reports
+// SERVICE_RUNNING. A stop request terminates COMMAND (Windows has no
+// polite request that reaches any program); the lock is released when
+// COMMAND has exited, and the service stops with COMMAND's exit code.
+func serviceMain(l *pidlock.Lock, path string, argv []string, o *runOpts, stderr io.Writer) int {
+	h := &serviceHandler{l: l, path: path, argv: argv, stderr: stderr}
+	if err := svc.Run(l.Name(), h); err != nil {
+		fmt.Fprintf(stderr, "sole: %s: not started by the service control manager: %v\n", l.Name(), err)
+		return exitCantExec
+	}
+	return int(h.code)
+}
+
+type serviceHandler struct {
+	l      *pidlock.Lock
+	path   string
+	argv   []string
+	stderr io.Writer
+	code   uint32
+}
+
+func (h *serviceHandler) Execute(_ []string, reqs <-chan svc.ChangeRequest, status chan<- svc.Status) (bool, uint32) {
+	status <- svc.Status{State: svc.StartPending, WaitHint: 10000}
+	if err := h.l.TryLock(); err != nil {
+		fmt.Fprintf(h.stderr, "sole: %s\n", lockErrorLine(err))
+		h.code = exitCantLock
+		if errors.Is(err, pidlock.ErrLocked) {
+			h.code = exitTempFail
+		}
+		return true, h.code
+	}
+	defer h.l.Unlock()
+	job, err := killOnCloseJob()
+	if err != nil {
+		h.code = exitCantExec
+		return true, h.code
+	}
+	defer windows.CloseHandle(job)
+	p, err := os.StartProcess(h.path, h.argv, &os.ProcAttr{Files: []*os.File{os.Stdin, os.Stdout, os.Stderr}})
+	if err != nil {
+		fmt.Fprintf(h.stderr, "sole: %s: %v\n", h.argv[0], err)
+		h.code = exitCantExec
+		return true, h.code
+	}
+	if ph, err := windows.OpenProcess(windows.PROCESS_SET_QUOTA|windows.PROCESS_TERMINATE, false, uint32(p.Pid)); err == nil {
+		_ = windows.AssignProcessToJobObject(job, ph)
+		windows.CloseHandle(ph)
+	}
+	_ = h.l.SetHolder(p.Pid)
+	done := make(chan uint32, 1)
+	go func() {
+		st, err := p.Wait()
+		if err != nil {
+			done <- exitCantExec
+			return
+		}
+		done <- uint32(st.ExitCode())
+	}()
+	status <- svc.Status{State: svc.Running, Accepts: svc.AcceptStop | svc.AcceptShutdown}
+	for {
+		select {
+		case code := <-done:
+			h.code = code
+			return code != 0, code
+		case r := <-reqs:
+			switch r.Cmd {
+			case svc.Interrogate:
+				status <- r.CurrentStatus
+			case svc.Stop, svc.Shutdown:
+				status <- svc.Status{State: svc.StopPending, WaitHint: 10000}
+				_ = p.Kill()
+				<-done
+				h.code = 0
+				return false, 0
+			}
+		}
+	}
 }

@@ -83,11 +83,30 @@ func removeLockDir(name string, user bool) error {
 		}
 		return err
 	}
-	rmErr := os.RemoveAll(dir)
+	rmErr := removeDir(dir)
 	if err := l.Unlock(); err != nil && rmErr == nil {
 		rmErr = err
 	}
 	return rmErr
+}
+
+// removeDir removes a lock directory and the files in it, one by one: a
+// lock directory holds only files, and os.RemoveAll relies on a Windows call
+// (FileDispositionInformationEx) that Wine lacks.
+func removeDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	for _, e := range entries {
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	if err := os.Remove(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 // Start starts the service; under systemd it returns once the service
