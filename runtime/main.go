@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	goruntime "runtime"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/kardianos/service"
@@ -67,16 +69,39 @@ func exitCode(err error, stderr io.Writer) int {
 // only once the app is ready (on Windows, kardianos reports SERVICE_RUNNING
 // when Start returns), Stop stops it.
 type program struct {
-	l   *lifecycle
-	err error
+	l        *lifecycle
+	err      error
+	stopping atomic.Bool // Stop was called: the app's end is not its own
 }
 
-func (p *program) Start(service.Service) error {
+func (p *program) Start(s service.Service) error {
 	setRecoveryActions(p.l.cfg.Name, p.l.log)
-	return p.l.start(context.Background())
+	if err := p.l.start(context.Background()); err != nil {
+		return err
+	}
+	if goruntime.GOOS == "windows" && !service.Interactive() {
+		// kardianos' Windows service handler waits only for the SCM, not
+		// for RunWait: an app that returns by itself would leave a
+		// "running" service holding its lock with nothing behind it. End
+		// the process instead: the SCM sees the service stop, and restarts
+		// it by the recovery actions when the app failed.
+		go func() {
+			<-p.l.appDone
+			if p.stopping.Load() {
+				return // kardianos reports the stop to the SCM
+			}
+			err := p.l.stop()
+			if err != nil {
+				os.Exit(1)
+			}
+			os.Exit(0)
+		}()
+	}
+	return nil
 }
 
 func (p *program) Stop(service.Service) error {
+	p.stopping.Store(true)
 	p.err = p.l.stop()
 	return p.err
 }
