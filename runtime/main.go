@@ -1,17 +1,13 @@
 package runtime
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	goruntime "runtime"
 	"sync/atomic"
 	"syscall"
-
-	"github.com/kardianos/service"
 )
 
 // Main gives the program its command line and exits:
@@ -65,45 +61,19 @@ func exitCode(err error, stderr io.Writer) int {
 	return 1
 }
 
-// program is the runtime as a kardianos/service Interface: Start returns
-// only once the app is ready (on Windows, kardianos reports SERVICE_RUNNING
-// when Start returns), Stop stops it.
+// program runs the lifecycle for Main: start (which returns only once the
+// app is ready), wait, stop. On Windows it is a kardianos/service Interface
+// (main_windows.go), so that kardianos speaks to the service control manager
+// and reports SERVICE_RUNNING when Start returns. Elsewhere Main runs the
+// same three steps itself (main_unix.go): kardianos's Run on Unix does
+// nothing else (Start, wait for a signal, Stop), while its package
+// initialisation probes the host on every start, and linking it cost each
+// service ~0.1 of its start-to-READY time and ~0.4 MiB of memory
+// (bench/readybench).
 type program struct {
 	l        *lifecycle
 	err      error
 	stopping atomic.Bool // Stop was called: the app's end is not its own
-}
-
-func (p *program) Start(s service.Service) error {
-	setRecoveryActions(p.l.cfg.Name, p.l.log)
-	if err := p.l.start(context.Background()); err != nil {
-		return err
-	}
-	if goruntime.GOOS == "windows" && !service.Interactive() {
-		// kardianos' Windows service handler waits only for the SCM, not
-		// for RunWait: an app that returns by itself would leave a
-		// "running" service holding its lock with nothing behind it. End
-		// the process instead: the SCM sees the service stop, and restarts
-		// it by the recovery actions when the app failed.
-		go func() {
-			<-p.l.appDone
-			if p.stopping.Load() {
-				return // kardianos reports the stop to the SCM
-			}
-			err := p.l.stop()
-			if err != nil {
-				os.Exit(1)
-			}
-			os.Exit(0)
-		}()
-	}
-	return nil
-}
-
-func (p *program) Stop(service.Service) error {
-	p.stopping.Store(true)
-	p.err = p.l.stop()
-	return p.err
 }
 
 // wait blocks until the service manager or a person asks the service to
@@ -124,35 +94,4 @@ func (p *program) wait() {
 			}
 		}
 	}()
-}
-
-// runService runs the app through kardianos/service, which on Windows
-// talks to the service control manager and elsewhere calls Start, our wait
-// and Stop.
-func runService(cfg Config, app App) error {
-	l, err := newLifecycle(cfg, app)
-	if err != nil {
-		return err
-	}
-	stopReload := l.watchReload()
-	defer stopReload()
-	p := &program{l: l}
-	s, err := service.New(p, &service.Config{
-		Name:        cfg.Name,
-		Description: cfg.Description,
-		Option:      service.KeyValue{"RunWait": p.wait},
-	})
-	if err != nil {
-		// No service system known to kardianos here (a container, say):
-		// the same order, without it.
-		if err := p.Start(nil); err != nil {
-			return err
-		}
-		p.wait()
-		return p.Stop(nil)
-	}
-	if err := s.Run(); err != nil {
-		return err
-	}
-	return p.err
 }

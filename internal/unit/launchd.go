@@ -1,7 +1,6 @@
 package unit
 
 import (
-	"bytes"
 	"fmt"
 	"math"
 	"path"
@@ -122,11 +121,11 @@ func LaunchdPlist(d Description, home string) ([]byte, error) {
 		k, v, _ := strings.Cut(kv, "=")
 		data.Environment = append(data.Environment, launchdEnv{xmlEscape(k), xmlEscape(v)})
 	}
-	var b bytes.Buffer
-	if err := templates().ExecuteTemplate(&b, "launchd.plist.tmpl", data); err != nil {
+	text, err := render("launchd.plist.tmpl", data)
+	if err != nil {
 		return nil, fmt.Errorf("unit: rendering the launchd plist: %w", err)
 	}
-	return b.Bytes(), nil
+	return []byte(text), nil
 }
 
 // ceilSeconds returns d in whole seconds, rounded up: launchd's timeouts

@@ -5,10 +5,10 @@ import (
 	"embed"
 	"fmt"
 	"path"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
-	"text/template"
 	"time"
 )
 
@@ -17,11 +17,33 @@ var templateFS embed.FS
 
 // The templates are parsed once, on first use (not at package
 // initialisation: the sole command links this package, and `sole run` must
-// not pay for it); a broken embedded template is a bug in this package that
+// not pay for it), by the small engine in tmpl.go rather than text/template
+// (see there why). A broken embedded template is a bug in this package that
 // every test catches, not something user input can cause.
-var templates = sync.OnceValue(func() *template.Template {
-	return template.Must(template.New("").Option("missingkey=error").ParseFS(templateFS, "templates/*.tmpl"))
+var templates = sync.OnceValue(func() map[string][]node {
+	m := map[string][]node{}
+	for _, name := range []string{"systemd.service.tmpl", "launchd.plist.tmpl"} {
+		src, err := templateFS.ReadFile("templates/" + name)
+		if err != nil {
+			panic(err)
+		}
+		nodes, err := parseTemplate(string(src))
+		if err != nil {
+			panic(fmt.Sprintf("unit: templates/%s: %v", name, err))
+		}
+		m[name] = nodes
+	}
+	return m
 })
+
+// render renders the template name with data.
+func render(name string, data any) (string, error) {
+	var b strings.Builder
+	if err := execute(&b, templates()[name], reflect.ValueOf(data)); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
 
 // maxSystemdLine is systemd's LONG_LINE_MAX: a longer line in a unit file
 // is an error.
@@ -99,10 +121,11 @@ func SystemdUnit(d Description) ([]byte, error) {
 			return nil, &Error{Field: t.field, Reason: err.Error()}
 		}
 	}
-	var b bytes.Buffer
-	if err := templates().ExecuteTemplate(&b, "systemd.service.tmpl", data); err != nil {
+	text, err := render("systemd.service.tmpl", data)
+	if err != nil {
 		return nil, fmt.Errorf("unit: rendering the systemd unit: %w", err)
 	}
+	b := bytes.NewBufferString(text)
 	for line := range bytes.Lines(b.Bytes()) {
 		if len(line) > maxSystemdLine {
 			key, _, _ := bytes.Cut(line, []byte("="))

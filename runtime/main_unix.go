@@ -1,0 +1,23 @@
+//go:build !windows
+
+package runtime
+
+import "context"
+
+// runService runs the lifecycle: start, wait, stop.
+func runService(cfg Config, app App) error {
+	l, err := newLifecycle(cfg, app)
+	if err != nil {
+		return err
+	}
+	stopReload := l.watchReload()
+	defer stopReload()
+	p := &program{l: l}
+	if err := p.l.start(context.Background()); err != nil {
+		return err
+	}
+	p.wait()
+	p.stopping.Store(true)
+	p.err = p.l.stop()
+	return p.err
+}

@@ -1,0 +1,73 @@
+//go:build windows
+
+package runtime
+
+import (
+	"context"
+	"os"
+
+	"github.com/kardianos/service"
+)
+
+// Start is kardianos/service's start hook: it returns only once the app is
+// ready, so SERVICE_RUNNING is reported only then.
+func (p *program) Start(s service.Service) error {
+	setRecoveryActions(p.l.cfg.Name, p.l.log)
+	if err := p.l.start(context.Background()); err != nil {
+		return err
+	}
+	if !service.Interactive() {
+		// kardianos' Windows service handler waits only for the SCM, not
+		// for RunWait: an app that returns by itself would leave a
+		// "running" service holding its lock with nothing behind it. End
+		// the process instead: the SCM sees the service stop, and restarts
+		// it by the recovery actions when the app failed.
+		go func() {
+			<-p.l.appDone
+			if p.stopping.Load() {
+				return // kardianos reports the stop to the SCM
+			}
+			if err := p.l.stop(); err != nil {
+				os.Exit(1)
+			}
+			os.Exit(0)
+		}()
+	}
+	return nil
+}
+
+// Stop is kardianos/service's stop hook.
+func (p *program) Stop(service.Service) error {
+	p.stopping.Store(true)
+	p.err = p.l.stop()
+	return p.err
+}
+
+// runService runs the app through kardianos/service, which talks to the
+// service control manager when the SCM started the program, and otherwise
+// calls Start, our wait and Stop.
+func runService(cfg Config, app App) error {
+	l, err := newLifecycle(cfg, app)
+	if err != nil {
+		return err
+	}
+	stopReload := l.watchReload()
+	defer stopReload()
+	p := &program{l: l}
+	s, err := service.New(p, &service.Config{
+		Name:        cfg.Name,
+		Description: cfg.Description,
+		Option:      service.KeyValue{"RunWait": p.wait},
+	})
+	if err != nil {
+		if err := p.Start(nil); err != nil {
+			return err
+		}
+		p.wait()
+		return p.Stop(nil)
+	}
+	if err := s.Run(); err != nil {
+		return err
+	}
+	return p.err
+}
