@@ -39,6 +39,9 @@ type lifecycle struct {
 }
 
 func newLifecycle(cfg Config, app App) (*lifecycle, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = serviceLogger(cfg.Name) // nil but for a Windows service
+	}
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err

@@ -3,6 +3,7 @@
 package runtime
 
 import (
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -25,3 +26,7 @@ func stderrIsJournal() bool {
 	}
 	return uint64(st.Dev) == d && st.Ino == i
 }
+
+// serviceLogger is for Windows services' event log; elsewhere the default
+// logger (the journal, or the terminal) is right.
+func serviceLogger(string) *slog.Logger { return nil }

@@ -349,6 +349,10 @@ func TestHellodUnderWine(t *testing.T) {
 	if out := w.must(exe, "install"); !strings.Contains(out, "hellod: already installed, unchanged") {
 		t.Fatalf("second install: %s", out)
 	}
+	// The event log source the service logs to.
+	if out, code := w.run("reg", "query", `HKLM\System\CurrentControlSet\Services\EventLog\Application\hellod`); code != 0 || !strings.Contains(out, "TypesSupported") {
+		t.Fatalf("no event log source after install: exit %d: %s", code, out)
+	}
 	if st, out := w.scQuery("hellod"); st != "STOPPED" || !strings.Contains(out, "WIN32_OWN_PROCESS") {
 		t.Fatalf("sc query hellod after install: %s", out)
 	}
@@ -502,6 +506,9 @@ func TestHellodUnderWine(t *testing.T) {
 	}
 	if st, out := w.scQuery("hellod"); st != "" {
 		t.Errorf("sc query after uninstall: %s", out)
+	}
+	if out, code := w.run("reg", "query", `HKLM\System\CurrentControlSet\Services\EventLog\Application\hellod`); code == 0 {
+		t.Errorf("event log source left after uninstall: %s", out)
 	}
 	if out, code := w.run(exe, "status"); code == 0 || !strings.Contains(out, "hellod: not installed;") {
 		t.Errorf("status after uninstall: exit %d: %s", code, out)

@@ -37,6 +37,7 @@ import (
 	"golang.org/x/sys/windows"
 	"golang.org/x/sys/windows/registry"
 	"golang.org/x/sys/windows/svc"
+	"golang.org/x/sys/windows/svc/eventlog"
 	"golang.org/x/sys/windows/svc/mgr"
 
 	"github.com/solehq/sole/internal/unit"
@@ -482,7 +483,16 @@ func install(d unit.Description) (bool, error) {
 		return changed, err
 	}
 	ch, err = setRecovery(s, c)
-	return changed || ch, err
+	if err != nil {
+		return changed || ch, err
+	}
+	// The event source the service logs to (package runtime).
+	if err := eventlog.InstallAsEventCreate(c.name, eventlog.Error|eventlog.Warning|eventlog.Info); err != nil && !strings.Contains(err.Error(), "exists") {
+		return changed || ch, fmt.Errorf("%s: event log source: %w", c.name, err)
+	} else if err == nil {
+		ch = true
+	}
+	return changed || ch, nil
 }
 
 // timeouts reads how long Start and Stop wait for service name (what
@@ -526,6 +536,7 @@ func uninstall(name string, user bool) error {
 	if err != nil && !errors.Is(err, windows.ERROR_SERVICE_MARKED_FOR_DELETE) {
 		return scmError(name, "delete service", err)
 	}
+	_ = eventlog.Remove(name) // absent when installed by something else
 	// The SCM removes it once no handle to it is open; wait a little, so
 	// that an install right after does not find it marked for deletion.
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
