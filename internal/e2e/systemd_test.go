@@ -371,3 +371,34 @@ func TestUserUnit(t *testing.T) {
 		}
 	}
 }
+
+// TestSoleInstallWatchdog: a `sole install --watchdog --health` service is
+// killed by systemd's watchdog and restarted when its health command
+// fails, as a hung program would be.
+func TestSoleInstallWatchdog(t *testing.T) {
+	g := boot(t)
+	g.WriteFile(t, "/usr/local/bin/napper.sh", []byte("#!/bin/sh\nwhile :; do sleep 0.05; done\n"), 0o755)
+	g.must("/usr/local/bin/sole", "install", "--name", "napper", "--watchdog", "2s", "--health", "test ! -e /var/tmp/napper-hung", "--", "/usr/local/bin/napper.sh")
+	if text := g.must("cat", "/etc/systemd/system/napper.service"); !strings.Contains(text, "WatchdogSec=2s") {
+		t.Fatalf("unit:\n%s", text)
+	}
+	g.must("/usr/local/bin/sole", "start", "napper")
+	pid := g.holderPID("napper")
+	// Healthy: still the same process well past the watchdog interval.
+	time.Sleep(5 * time.Second)
+	if g.show("napper", "NRestarts") != "0" || g.holderPID("napper") != pid {
+		t.Fatalf("restarted while healthy: %s", g.Journal(t, "napper"))
+	}
+	// Unhealthy: the watchdog is starved, systemd kills and restarts it.
+	g.must("touch", "/var/tmp/napper-hung")
+	waitFor(t, 30*time.Second, "the watchdog to restart the service", func() bool { return g.show("napper", "NRestarts") != "0" })
+	g.must("rm", "/var/tmp/napper-hung")
+	waitFor(t, 20*time.Second, "the service to run again", func() bool { return g.show("napper", "ActiveState") == "active" })
+	if j := g.Journal(t, "napper"); !strings.Contains(j, "atchdog timeout") || !strings.Contains(j, "health check failed") {
+		t.Fatalf("journal does not show the failed health check and the watchdog timeout:\n%s", j)
+	}
+	if pid2 := g.holderPID("napper"); pid2 == pid {
+		t.Fatalf("the starved service still holds the lock as pid %d", pid)
+	}
+	g.must("/usr/local/bin/sole", "uninstall", "napper")
+}
