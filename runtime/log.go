@@ -26,15 +26,17 @@ func NewLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, nil))
 }
 
-// journalHandler prefixes each text line with its syslog priority.
-type journalHandler struct {
+// lineHandler formats each record as one line of text without time stamp
+// or level (the journal and the event log keep their own) and hands it, with
+// the record's level, to emit.
+type lineHandler struct {
 	inner slog.Handler
 	buf   *bytes.Buffer
 	mu    *sync.Mutex
-	w     io.Writer
+	emit  func(slog.Level, []byte) error
 }
 
-func newJournalHandler(w io.Writer) *journalHandler {
+func newLineHandler(emit func(slog.Level, []byte) error) *lineHandler {
 	buf := new(bytes.Buffer)
 	inner := slog.NewTextHandler(buf, &slog.HandlerOptions{
 		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
@@ -44,31 +46,38 @@ func newJournalHandler(w io.Writer) *journalHandler {
 			return a
 		},
 	})
-	return &journalHandler{inner: inner, buf: buf, mu: new(sync.Mutex), w: w}
+	return &lineHandler{inner: inner, buf: buf, mu: new(sync.Mutex), emit: emit}
 }
 
-func (h *journalHandler) Enabled(ctx context.Context, l slog.Level) bool {
+func (h *lineHandler) Enabled(ctx context.Context, l slog.Level) bool {
 	return h.inner.Enabled(ctx, l)
 }
 
-func (h *journalHandler) Handle(ctx context.Context, r slog.Record) error {
+func (h *lineHandler) Handle(ctx context.Context, r slog.Record) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.buf.Reset()
-	h.buf.WriteString("<" + strconv.Itoa(priority(r.Level)) + ">")
 	if err := h.inner.Handle(ctx, r); err != nil {
 		return err
 	}
-	_, err := h.w.Write(h.buf.Bytes())
-	return err
+	return h.emit(r.Level, bytes.TrimSuffix(h.buf.Bytes(), []byte("\n")))
 }
 
-func (h *journalHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return &journalHandler{inner: h.inner.WithAttrs(as), buf: h.buf, mu: h.mu, w: h.w}
+func (h *lineHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return &lineHandler{inner: h.inner.WithAttrs(as), buf: h.buf, mu: h.mu, emit: h.emit}
 }
 
-func (h *journalHandler) WithGroup(name string) slog.Handler {
-	return &journalHandler{inner: h.inner.WithGroup(name), buf: h.buf, mu: h.mu, w: h.w}
+func (h *lineHandler) WithGroup(name string) slog.Handler {
+	return &lineHandler{inner: h.inner.WithGroup(name), buf: h.buf, mu: h.mu, emit: h.emit}
+}
+
+// newJournalHandler writes each line to w with its sd-daemon(3) priority
+// prefix.
+func newJournalHandler(w io.Writer) slog.Handler {
+	return newLineHandler(func(l slog.Level, line []byte) error {
+		_, err := w.Write(append(append([]byte("<"+strconv.Itoa(priority(l))+">"), line...), '\n'))
+		return err
+	})
 }
 
 // priority maps a slog level to a syslog priority.
@@ -92,53 +101,15 @@ type eventWriter interface {
 	Error(eid uint32, msg string) error
 }
 
-// eventHandler writes each record as one event of its severity, as text
-// without time (the event log keeps its own) or level.
-type eventHandler struct {
-	inner slog.Handler
-	buf   *bytes.Buffer
-	mu    *sync.Mutex
-	w     eventWriter
-}
-
-func newEventHandler(w eventWriter) *eventHandler {
-	buf := new(bytes.Buffer)
-	inner := slog.NewTextHandler(buf, &slog.HandlerOptions{
-		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
-			if len(groups) == 0 && (a.Key == slog.TimeKey || a.Key == slog.LevelKey) {
-				return slog.Attr{}
-			}
-			return a
-		},
+// newEventHandler writes each line as one event of its severity.
+func newEventHandler(w eventWriter) slog.Handler {
+	return newLineHandler(func(l slog.Level, line []byte) error {
+		switch {
+		case l >= slog.LevelError:
+			return w.Error(3, string(line))
+		case l >= slog.LevelWarn:
+			return w.Warning(2, string(line))
+		}
+		return w.Info(1, string(line))
 	})
-	return &eventHandler{inner: inner, buf: buf, mu: new(sync.Mutex), w: w}
-}
-
-func (h *eventHandler) Enabled(ctx context.Context, l slog.Level) bool {
-	return h.inner.Enabled(ctx, l)
-}
-
-func (h *eventHandler) Handle(ctx context.Context, r slog.Record) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.buf.Reset()
-	if err := h.inner.Handle(ctx, r); err != nil {
-		return err
-	}
-	msg := string(bytes.TrimSuffix(h.buf.Bytes(), []byte("\n")))
-	switch {
-	case r.Level >= slog.LevelError:
-		return h.w.Error(3, msg)
-	case r.Level >= slog.LevelWarn:
-		return h.w.Warning(2, msg)
-	}
-	return h.w.Info(1, msg)
-}
-
-func (h *eventHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return &eventHandler{inner: h.inner.WithAttrs(as), buf: h.buf, mu: h.mu, w: h.w}
-}
-
-func (h *eventHandler) WithGroup(name string) slog.Handler {
-	return &eventHandler{inner: h.inner.WithGroup(name), buf: h.buf, mu: h.mu, w: h.w}
 }
