@@ -105,8 +105,9 @@ tier_unit() {
 	# util-linux: flock(1), unshare, nsenter, setpriv (the benchmark anchor
 	# and the systemd-in-namespaces harness); systemd: the real PID 1 the
 	# service tests boot, and systemd-analyze; curl and ps drive the guest;
-	# python3 and plistutil read plists back, as real parsers.
-	local pkgs="util-linux systemd curl procps python3 libplist-utils"
+	# python3 and plistutil read plists back, as real parsers; debhelper's
+	# autoscripts are what the Debian maintainer scripts are checked against.
+	local pkgs="util-linux systemd curl procps python3 libplist-utils debhelper"
 	# shellcheck disable=SC2086
 	if ! need_pkgs $pkgs; then
 		skip unit-tools "cannot install $pkgs"

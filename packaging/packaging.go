@@ -1,0 +1,96 @@
+// Package packaging builds .deb, .rpm and .msi packages of a service from
+// the same service description that `sole install` uses.
+//
+// This first part holds the Debian maintainer scripts. nfpm, which will
+// build the archives, declined service handling, so sole writes the
+// scripts itself, doing exactly what debhelper 13's dh_installsystemd
+// generates for a unit with an [Install] section and its defaults
+// (restart after upgrade): enable on install, start on first install and
+// restart once the new files are in place on upgrade, stop only on remove,
+// reload systemd on remove, purge deb-systemd-helper's state on purge; every
+// systemctl call only when systemd runs ([ -d /run/systemd/system ]). The
+// tests compare each part, command for command, with the autoscripts of the
+// debhelper installed on the machine.
+package packaging
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/solehq/sole/pidlock"
+)
+
+// DebScripts are the maintainer scripts of a package shipping one systemd
+// unit.
+type DebScripts struct {
+	Postinst, Prerm, Postrm string
+}
+
+// The parts, in dh_installsystemd's order. #UNIT# is the unit file's name.
+const (
+	debEnable = `if [ "$1" = "configure" ] || [ "$1" = "abort-upgrade" ] || [ "$1" = "abort-deconfigure" ] || [ "$1" = "abort-remove" ] ; then
+	# The unit is unmasked (older tools masked units on removal).
+	deb-systemd-helper unmask #UNIT# >/dev/null || true
+
+	# was-enabled is true on a first installation: enable the unit then;
+	# on upgrades, honour the administrator's choice and record new links.
+	if deb-systemd-helper --quiet was-enabled #UNIT#; then
+		deb-systemd-helper enable #UNIT# >/dev/null || true
+	else
+		deb-systemd-helper update-state #UNIT# >/dev/null || true
+	fi
+fi
+`
+	debRestart = `if [ "$1" = "configure" ] || [ "$1" = "abort-upgrade" ] || [ "$1" = "abort-deconfigure" ] || [ "$1" = "abort-remove" ] ; then
+	if [ -d /run/systemd/system ]; then
+		systemctl --system daemon-reload >/dev/null || true
+		# Start on a first installation, restart (once, with the new
+		# files in place) on an upgrade.
+		if [ -n "$2" ]; then
+			_dh_action=restart
+		else
+			_dh_action=start
+		fi
+		deb-systemd-invoke $_dh_action #UNIT# >/dev/null || true
+	fi
+fi
+`
+	debStop = `if [ -z "${DPKG_ROOT:-}" ] && [ "$1" = remove ] && [ -d /run/systemd/system ] ; then
+	deb-systemd-invoke stop #UNIT# >/dev/null || true
+fi
+`
+	debReload = `if [ "$1" = remove ] && [ -d /run/systemd/system ] ; then
+	systemctl --system daemon-reload >/dev/null || true
+fi
+`
+	debPurge = `if [ "$1" = "purge" ]; then
+	if [ -x "/usr/bin/deb-systemd-helper" ]; then
+		deb-systemd-helper purge #UNIT# >/dev/null || true
+	fi
+fi
+`
+)
+
+// NewDebScripts returns the maintainer scripts for the service name (its
+// unit is name.service).
+func NewDebScripts(name string) (DebScripts, error) {
+	if err := pidlock.ValidName(name); err != nil {
+		return DebScripts{}, fmt.Errorf("packaging: %w", err)
+	}
+	unit := name + ".service"
+	script := func(parts ...string) string {
+		var b strings.Builder
+		b.WriteString("#!/bin/sh\nset -e\n")
+		for _, p := range parts {
+			b.WriteString("# Added by sole (as dh_installsystemd of debhelper 13.11 does)\n")
+			b.WriteString(strings.ReplaceAll(p, "#UNIT#", unit))
+			b.WriteString("# End of sole's section\n")
+		}
+		return b.String()
+	}
+	return DebScripts{
+		Postinst: script(debEnable, debRestart),
+		Prerm:    script(debStop),
+		Postrm:   script(debReload, debPurge),
+	}, nil
+}

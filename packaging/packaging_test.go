@@ -1,0 +1,90 @@
+package packaging
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// commands reduces a shell snippet to its commands: comments, blank lines
+// and indentation dropped.
+func commands(s string) []string {
+	var out []string
+	for _, line := range strings.Split(s, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+// TestDebScriptsMatchDebhelper compares each part, command for command,
+// with the autoscripts of the installed debhelper (Debian package
+// debhelper): the scripts must do exactly what dh_installsystemd's do.
+func TestDebScriptsMatchDebhelper(t *testing.T) {
+	dir := "/usr/share/debhelper/autoscripts"
+	if _, err := os.Stat(dir); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("debhelper's autoscripts are missing (Debian package debhelper): %v", err)
+		}
+		t.Skipf("debhelper's autoscripts are missing (Debian package debhelper): %v", err)
+	}
+	const unit = "myd.service"
+	tests := map[string]struct {
+		ours    string
+		file    string
+		replace map[string]string
+	}{
+		"enable":  {debEnable, "postinst-systemd-enable", map[string]string{"#UNITFILE#": unit}},
+		"restart": {debRestart, "postinst-systemd-restart", map[string]string{"#UNITFILES#": unit, "#RESTART_ACTION#": "restart"}},
+		"stop":    {debStop, "prerm-systemd-restart", map[string]string{"#UNITFILES#": unit}},
+		"reload":  {debReload, "postrm-systemd-reload-only", map[string]string{"#UNITFILES#": unit}},
+		"purge":   {debPurge, "postrm-systemd", map[string]string{"#UNITFILES#": unit}},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			b, err := os.ReadFile(filepath.Join(dir, tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := string(b)
+			for k, v := range tt.replace {
+				want = strings.ReplaceAll(want, k, v)
+			}
+			got := strings.ReplaceAll(tt.ours, "#UNIT#", unit)
+			g, w := commands(got), commands(want)
+			if strings.Join(g, "\n") != strings.Join(w, "\n") {
+				t.Fatalf("ours:\n%s\n\ndebhelper's %s:\n%s", strings.Join(g, "\n"), tt.file, strings.Join(w, "\n"))
+			}
+		})
+	}
+}
+
+func TestNewDebScripts(t *testing.T) {
+	s, err := NewDebScripts("myd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, script := range map[string]string{"postinst": s.Postinst, "prerm": s.Prerm, "postrm": s.Postrm} {
+		if !strings.HasPrefix(script, "#!/bin/sh\nset -e\n") || !strings.Contains(script, "myd.service") || strings.Contains(script, "#UNIT#") {
+			t.Errorf("%s:\n%s", name, script)
+		}
+		// The shell accepts it.
+		cmd := exec.Command("sh", "-n")
+		cmd.Stdin = strings.NewReader(script)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("sh -n %s: %v: %s", name, err, out)
+		}
+	}
+	// Order: enable before (re)start; reload before purge.
+	if strings.Index(s.Postinst, "was-enabled") > strings.Index(s.Postinst, "deb-systemd-invoke") {
+		t.Error("postinst starts before it enables")
+	}
+	if _, err := NewDebScripts("a/b"); err == nil {
+		t.Error("a bad name was accepted")
+	}
+}
