@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/solehq/sole/internal/rmtree"
 )
 
 func benchLock(b *testing.B) *Lock {
@@ -11,7 +13,7 @@ func benchLock(b *testing.B) *Lock {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { removeTree(dir) })
+	b.Cleanup(func() { rmtree.RemoveAll(dir) })
 	l, err := New(filepath.Join(dir, "x.pid"))
 	if err != nil {
 		b.Fatal(err)

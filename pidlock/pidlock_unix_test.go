@@ -3,7 +3,6 @@
 package pidlock
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -28,25 +27,11 @@ func TestMain(m *testing.M) {
 	case "":
 		os.Exit(m.Run())
 	case "hold":
-		helperHold(os.Getenv("PIDLOCK_PATH"))
+		helperHold()
 	case "churn":
 		helperChurn(os.Getenv("PIDLOCK_PATH"), os.Getenv("PIDLOCK_DIR"), os.Getenv("PIDLOCK_N"))
 	}
 	os.Exit(2)
-}
-
-// helperHold takes the lock, says so on stdout, and sleeps until killed.
-func helperHold(path string) {
-	l, err := New(path)
-	if err == nil {
-		err = l.TryLock()
-	}
-	if err != nil {
-		fmt.Println("error:", err)
-		os.Exit(1)
-	}
-	fmt.Println("locked")
-	time.Sleep(time.Hour)
 }
 
 // helperChurn takes and releases the lock n times. While it holds it, it
@@ -89,30 +74,11 @@ func helperChurn(path, dir, nstr string) {
 	os.Exit(0)
 }
 
-func startHolder(t *testing.T, path string) *exec.Cmd {
-	t.Helper()
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), "PIDLOCK_HELPER=hold", "PIDLOCK_PATH="+path)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil || line != "locked\n" {
-		t.Fatalf("holder said %q, %v", line, err)
-	}
-	return cmd
-}
-
 // TestHolderKilled: a holder killed with SIGKILL leaves no stale lock; the
 // next TryLock succeeds at once. Its record is reported as stale meanwhile.
 func TestHolderKilled(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "x.pid")
-	cmd := startHolder(t, path)
+	cmd := startHolder(t, path, "")
 	l, _ := New(path)
 	var le *LockedError
 	if err := l.TryLock(); !errors.As(err, &le) || le.Holder == nil || le.Holder.PID != cmd.Process.Pid {

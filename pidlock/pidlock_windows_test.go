@@ -3,7 +3,6 @@
 package pidlock
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -44,41 +43,9 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	if os.Getenv("PIDLOCK_HELPER") == "hold" {
-		scope := ScopeUser
-		if os.Getenv("PIDLOCK_SCOPE") == "system" {
-			scope = ScopeSystem
-		}
-		l, err := New(os.Getenv("PIDLOCK_PATH"), WithScope(scope))
-		if err == nil {
-			err = l.TryLock()
-		}
-		if err != nil {
-			fmt.Println("error:", err)
-			os.Exit(1)
-		}
-		fmt.Println("locked")
-		time.Sleep(time.Hour)
+		helperHold()
 	}
 	os.Exit(m.Run())
-}
-
-func startHolder(t *testing.T, path, scope string) *exec.Cmd {
-	t.Helper()
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), "PIDLOCK_HELPER=hold", "PIDLOCK_PATH="+path, "PIDLOCK_SCOPE="+scope)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil || strings.TrimSpace(line) != "locked" {
-		t.Fatalf("holder said %q, %v", line, err)
-	}
-	return cmd
 }
 
 // TestTwoProcesses: a second process is refused while the first holds the

@@ -76,6 +76,17 @@ type program struct {
 	stopping atomic.Bool // Stop was called: the app's end is not its own
 }
 
+// newProgram makes the lifecycle of app and starts watching SIGHUP from
+// the beginning (one that comes before the app is ready is ignored rather
+// than left to kill the process); stop ends the watch.
+func newProgram(cfg Config, app App) (p *program, stop func(), err error) {
+	l, err := newLifecycle(cfg, app)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &program{l: l}, l.watchReload(), nil
+}
+
 // wait blocks until the service manager or a person asks the service to
 // stop (SIGTERM, Ctrl-C), or the app returns by itself. A second Ctrl-C
 // while stopping exits at once with 130.

@@ -6,13 +6,11 @@ import "context"
 
 // runService runs the lifecycle: start, wait, stop.
 func runService(cfg Config, app App) error {
-	l, err := newLifecycle(cfg, app)
+	p, stopReload, err := newProgram(cfg, app)
 	if err != nil {
 		return err
 	}
-	stopReload := l.watchReload()
 	defer stopReload()
-	p := &program{l: l}
 	if err := p.l.start(context.Background()); err != nil {
 		return err
 	}

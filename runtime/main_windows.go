@@ -47,13 +47,11 @@ func (p *program) Stop(service.Service) error {
 // service control manager when the SCM started the program, and otherwise
 // calls Start, our wait and Stop.
 func runService(cfg Config, app App) error {
-	l, err := newLifecycle(cfg, app)
+	p, stopReload, err := newProgram(cfg, app)
 	if err != nil {
 		return err
 	}
-	stopReload := l.watchReload()
 	defer stopReload()
-	p := &program{l: l}
 	s, err := service.New(p, &service.Config{
 		Name:        cfg.Name,
 		Description: cfg.Description,

@@ -146,15 +146,12 @@ func (s *Service) Lock() *pidlock.Lock { return s.l.lock }
 // app did not become ready in time, or the app's own error. SIGHUP
 // (Unix) runs the reload hook while Run runs.
 func Run(ctx context.Context, cfg Config, app App) error {
-	l, err := newLifecycle(cfg, app)
+	p, stopReload, err := newProgram(cfg, app)
 	if err != nil {
 		return err
 	}
-	// Watch SIGHUP from the start: one that comes before the app is ready
-	// is ignored rather than left to its default action, which would kill
-	// the process.
-	stopReload := l.watchReload()
 	defer stopReload()
+	l := p.l
 	if err := l.start(ctx); err != nil {
 		return err
 	}

@@ -5,7 +5,6 @@ package runtime
 import (
 	"context"
 	"errors"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,83 +16,37 @@ import (
 	"testing"
 	"time"
 
+	"github.com/solehq/sole/internal/notifytest"
 	"github.com/solehq/sole/pidlock"
 )
 
-// fakeManager is a notify socket that reads every datagram back and, at
-// the moment each arrives, asks the kernel whether the lock is held.
+// fakeManager is the fake notify socket, with NOTIFY_SOCKET pointing at
+// it.
 type fakeManager struct {
-	t    *testing.T
-	conn *net.UnixConn
-	lock *pidlock.Lock
-	msgs chan received
-}
-
-type received struct {
-	msg  string
-	held pidlock.State
-	pid  int
+	*notifytest.Socket
+	t *testing.T
 }
 
 func newFakeManager(t *testing.T, lockPath string) *fakeManager {
-	dir, err := os.MkdirTemp("", "notify")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	sock := filepath.Join(dir, "notify.sock")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	probe, err := pidlock.New(lockPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := &fakeManager{t: t, conn: conn, lock: probe, msgs: make(chan received, 1000)}
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, _, err := conn.ReadFromUnix(buf)
-			if err != nil {
-				return
-			}
-			st, _ := probe.Query()
-			pid := 0
-			if st.Holder != nil {
-				pid = st.Holder.PID
-			}
-			m.msgs <- received{msg: string(buf[:n]), held: st.State, pid: pid}
-		}
-	}()
-	t.Setenv("NOTIFY_SOCKET", sock)
-	return m
+	s := notifytest.Listen(t, lockPath)
+	t.Setenv("NOTIFY_SOCKET", s.Path)
+	return &fakeManager{Socket: s, t: t}
 }
 
 // next waits for the next message.
-func (m *fakeManager) next() received {
-	m.t.Helper()
-	select {
-	case r := <-m.msgs:
-		return r
-	case <-time.After(10 * time.Second):
-		m.t.Fatal("no notify message within 10s")
-	}
-	return received{}
-}
+func (m *fakeManager) next() notifytest.Message { m.t.Helper(); return m.Next(10 * time.Second) }
 
 // expect waits for the next message that is not WATCHDOG=1 and checks its
 // first line.
-func (m *fakeManager) expect(first string) received {
+func (m *fakeManager) expect(first string) notifytest.Message {
 	m.t.Helper()
 	for {
 		r := m.next()
-		if r.msg == "WATCHDOG=1" && first != "WATCHDOG=1" {
+		if r.Text == "WATCHDOG=1" && first != "WATCHDOG=1" {
 			continue
 		}
-		if line, _, _ := strings.Cut(r.msg, "\n"); line != first {
-			m.t.Fatalf("got %q, want a message starting %q", r.msg, first)
+		if line, _, _ := strings.Cut(r.Text, "\n"); line != first {
+			m.t.Fatalf("got %q, want a message starting %q", r.Text, first)
 		}
 		return r
 	}
@@ -153,11 +106,11 @@ func TestNotifyProtocol(t *testing.T) {
 	go func() { runErr <- Run(ctx, cfg, app) }()
 
 	r := m.expect("READY=1")
-	if want := "READY=1\nMAINPID=" + strconv.Itoa(os.Getpid()) + "\nSTATUS=serving"; r.msg != want {
-		t.Fatalf("ready message %q, want %q", r.msg, want)
+	if want := "READY=1\nMAINPID=" + strconv.Itoa(os.Getpid()) + "\nSTATUS=serving"; r.Text != want {
+		t.Fatalf("ready message %q, want %q", r.Text, want)
 	}
-	if r.held != pidlock.Running || r.pid != os.Getpid() {
-		t.Fatalf("READY=1 arrived while the lock was %v (holder pid %d), want held by us", r.held, r.pid)
+	if r.State != pidlock.Running || r.PID != os.Getpid() {
+		t.Fatalf("READY=1 arrived while the lock was %v (holder pid %d), want held by us", r.State, r.PID)
 	}
 	env := <-app.childEnv
 	for _, v := range []string{"NOTIFY_SOCKET=", "WATCHDOG_USEC=", "WATCHDOG_PID="} {
@@ -182,31 +135,31 @@ func TestNotifyProtocol(t *testing.T) {
 		t.Fatalf("second instance: %v", err)
 	}
 	select {
-	case r := <-second.msgs:
-		t.Fatalf("the second instance sent %q", r.msg)
+	case r := <-second.Msgs:
+		t.Fatalf("the second instance sent %q", r.Text)
 	case <-time.After(300 * time.Millisecond):
 	}
 
 	// Reload: RELOADING=1 with MONOTONIC_USEC, then READY=1.
 	syscall.Kill(os.Getpid(), syscall.SIGHUP)
 	r = m.expect("RELOADING=1")
-	if !strings.Contains(r.msg, "\nMONOTONIC_USEC=") {
-		t.Fatalf("reloading message %q lacks MONOTONIC_USEC", r.msg)
+	if !strings.Contains(r.Text, "\nMONOTONIC_USEC=") {
+		t.Fatalf("reloading message %q lacks MONOTONIC_USEC", r.Text)
 	}
 	r = m.expect("READY=1")
-	if r.held != pidlock.Running || app.reloads.Load() != 1 {
-		t.Fatalf("after reload: lock %v, %d reloads", r.held, app.reloads.Load())
+	if r.State != pidlock.Running || app.reloads.Load() != 1 {
+		t.Fatalf("after reload: lock %v, %d reloads", r.State, app.reloads.Load())
 	}
 
 	// Unhealthy: no more watchdog pings.
 	app.healthy.Store(false)
 	time.Sleep(150 * time.Millisecond) // a ping may already be on its way
-	for len(m.msgs) > 0 {
-		<-m.msgs
+	for len(m.Msgs) > 0 {
+		<-m.Msgs
 	}
 	select {
-	case r := <-m.msgs:
-		t.Fatalf("sent %q while the health check failed", r.msg)
+	case r := <-m.Msgs:
+		t.Fatalf("sent %q while the health check failed", r.Text)
 	case <-time.After(600 * time.Millisecond):
 	}
 
@@ -216,13 +169,13 @@ func TestNotifyProtocol(t *testing.T) {
 	if err := <-runErr; err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	st, err := m.lock.Query()
+	st, err := m.Lock.Query()
 	if err != nil || st.State != pidlock.NotRunning {
 		t.Fatalf("after stop: %+v, %v; want not running, no record", st, err)
 	}
 	select {
-	case r := <-m.msgs:
-		t.Fatalf("message after stop: %q", r.msg)
+	case r := <-m.Msgs:
+		t.Fatalf("message after stop: %q", r.Text)
 	default:
 	}
 }
@@ -239,8 +192,8 @@ func TestAppErrorBeforeReady(t *testing.T) {
 		t.Fatalf("Run = %v, want boom", err)
 	}
 	select {
-	case r := <-m.msgs:
-		t.Fatalf("sent %q", r.msg)
+	case r := <-m.Msgs:
+		t.Fatalf("sent %q", r.Text)
 	case <-time.After(200 * time.Millisecond):
 	}
 	l, _ := pidlock.New(lockPath)
@@ -262,8 +215,8 @@ func TestNotReadyInTime(t *testing.T) {
 	}
 	for {
 		select {
-		case r := <-m.msgs:
-			if strings.HasPrefix(r.msg, "READY=1") {
+		case r := <-m.Msgs:
+			if strings.HasPrefix(r.Text, "READY=1") {
 				t.Fatalf("sent READY for an app that was never ready")
 			}
 			continue
@@ -292,12 +245,12 @@ func TestWaitForLock(t *testing.T) {
 			AppFunc(func(ctx context.Context, s *Service) error { s.Ready(); <-ctx.Done(); return nil }))
 	}()
 	r := m.next()
-	if !strings.HasPrefix(r.msg, "EXTEND_TIMEOUT_USEC=") {
-		t.Fatalf("first message while waiting %q, want EXTEND_TIMEOUT_USEC", r.msg)
+	if !strings.HasPrefix(r.Text, "EXTEND_TIMEOUT_USEC=") {
+		t.Fatalf("first message while waiting %q, want EXTEND_TIMEOUT_USEC", r.Text)
 	}
 	r = m.expect("READY=1")
-	if r.held != pidlock.Running || r.pid != os.Getpid() {
-		t.Fatalf("READY while lock %v", r.held)
+	if r.State != pidlock.Running || r.PID != os.Getpid() {
+		t.Fatalf("READY while lock %v", r.State)
 	}
 	cancel()
 	wg.Wait()

@@ -24,6 +24,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/solehq/sole/internal/rmtree"
+	"github.com/solehq/sole/internal/rmtree/rmtreetest"
 	"io"
 	"log/slog"
 	"os"
@@ -160,41 +162,8 @@ func helperService(name, dir, mode string, extra []string) int {
 	return exitCode(p.err, logf)
 }
 
-// tempDir is t.TempDir that also works under Wine 8, whose os.RemoveAll
-// cannot remove a directory with entries.
-func tempDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "sole-runtime-test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := removeTree(dir); err != nil {
-			t.Errorf("removing %s: %v", dir, err)
-		}
-	})
-	return dir
-}
-
-// removeTree removes dir entry by entry, deepest first.
-func removeTree(dir string) error {
-	var paths []string
-	err := filepath.Walk(dir, func(p string, _ os.FileInfo, err error) error {
-		if err == nil {
-			paths = append(paths, p)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	for i := len(paths) - 1; i >= 0; i-- {
-		if err := os.Remove(paths[i]); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return err
-		}
-	}
-	return nil
-}
+// tempDir is t.TempDir that also works under Wine 8.
+func tempDir(t *testing.T) string { return rmtreetest.TempDir(t, "sole-runtime-test") }
 
 // underWine reports whether the test runs under Wine (ntdll exports
 // wine_get_version there).
@@ -369,7 +338,7 @@ func TestWindowsGlobalMutex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { removeTree(filepath.Dir(l.Path())) })
+	t.Cleanup(func() { rmtree.RemoveAll(filepath.Dir(l.Path())) })
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -485,7 +454,7 @@ func deleteLeftovers(t *testing.T, m *mgr.Mgr) {
 			t.Logf("removing leftover service %s: %v", n, err)
 		}
 		if strings.HasPrefix(filepath.Base(tmp), "sole-runtime-test") {
-			removeTree(tmp)
+			rmtree.RemoveAll(tmp)
 		}
 	}
 	// Wine's services have ProgramData=%PUBLIC% (see serviceLock).
@@ -493,7 +462,7 @@ func deleteLeftovers(t *testing.T, m *mgr.Mgr) {
 		dirs, _ := filepath.Glob(filepath.Join(root, "sole", "sole-rt-svc-*"))
 		for _, d := range dirs {
 			if st, err := svcmgr.Status(filepath.Base(d), false); err == nil && st == svcmgr.NotInstalled && !alive(filepath.Base(d)) {
-				removeTree(d)
+				rmtree.RemoveAll(d)
 			}
 		}
 	}
@@ -507,7 +476,7 @@ func uninstall(t *testing.T, name string, lockDir string) error {
 	if err != nil && underWine() && lockDir != "" && !errors.Is(err, svcmgr.ErrNotInstalled) && strings.Contains(err.Error(), lockDir) {
 		if st, serr := svcmgr.Status(name, false); serr == nil && st == svcmgr.NotInstalled {
 			t.Logf("Wine 8: the service is gone, but removing its lock directory failed as os.RemoveAll does under Wine (%v); removed by hand", err)
-			return removeTree(lockDir)
+			return rmtree.RemoveAll(lockDir)
 		}
 	}
 	return err
@@ -552,7 +521,7 @@ func TestWindowsServiceLifecycle(t *testing.T) {
 			t.Errorf("cleanup: uninstall: %v", err)
 		}
 		if lockDir != "" {
-			removeTree(lockDir)
+			rmtree.RemoveAll(lockDir)
 		}
 	})
 	t.Cleanup(func() {

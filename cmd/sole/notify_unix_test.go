@@ -3,7 +3,6 @@
 package main
 
 import (
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/solehq/sole/internal/notifytest"
 	"github.com/solehq/sole/pidlock"
 )
 
@@ -21,56 +21,25 @@ import (
 // RELOADING=1 and READY=1, and says STOPPING=1 when the command ends.
 func TestRunNotify(t *testing.T) {
 	dir := t.TempDir()
-	sock := filepath.Join(dir, "notify.sock")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
 	lock := filepath.Join(dir, "svc.pid")
-	probe, _ := pidlock.New(lock)
-	type msg struct {
-		text string
-		st   pidlock.Status
-	}
-	msgs := make(chan msg, 100)
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, _, err := conn.ReadFromUnix(buf)
-			if err != nil {
-				return
-			}
-			st, _ := probe.Query()
-			msgs <- msg{string(buf[:n]), st}
-		}
-	}()
-	next := func() msg {
-		t.Helper()
-		select {
-		case m := <-msgs:
-			return m
-		case <-time.After(20 * time.Second):
-			t.Fatal("no notify message")
-		}
-		return msg{}
-	}
+	sock := notifytest.Listen(t, lock)
+	next := func() notifytest.Message { t.Helper(); return sock.Next(20 * time.Second) }
 
 	script := `trap 'echo hup >> "$1/hups"' HUP; env > "$1/env"; touch "$1/ready"; while :; do sleep 0.01; done`
 	cmd := soleCmd("run", "--lock", lock, "--", "sh", "-c", script, "sh", dir)
-	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=1000000", "WATCHDOG_PID=1")
+	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock.Path, "WATCHDOG_USEC=1000000", "WATCHDOG_PID=1")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
 
 	m := next()
-	lines := strings.Split(m.text, "\n")
+	lines := strings.Split(m.Text, "\n")
 	if lines[0] != "READY=1" || lines[1] != "MAINPID="+strconv.Itoa(cmd.Process.Pid) || !strings.HasPrefix(lines[2], "STATUS=running sh (pid ") {
-		t.Fatalf("ready message %q", m.text)
+		t.Fatalf("ready message %q", m.Text)
 	}
-	if m.st.State != pidlock.Running && m.st.State != pidlock.Starting {
-		t.Fatalf("READY=1 arrived while the lock was %v", m.st.State)
+	if m.State != pidlock.Running && m.State != pidlock.Starting {
+		t.Fatalf("READY=1 arrived while the lock was %v", m.State)
 	}
 	waitFile(t, filepath.Join(dir, "ready"))
 	env, _ := os.ReadFile(filepath.Join(dir, "env"))
@@ -81,17 +50,17 @@ func TestRunNotify(t *testing.T) {
 	}
 
 	cmd.Process.Signal(syscall.SIGHUP)
-	if m := next(); !strings.HasPrefix(m.text, "RELOADING=1\nMONOTONIC_USEC=") {
-		t.Fatalf("after SIGHUP: %q", m.text)
+	if m := next(); !strings.HasPrefix(m.Text, "RELOADING=1\nMONOTONIC_USEC=") {
+		t.Fatalf("after SIGHUP: %q", m.Text)
 	}
-	if m := next(); !strings.HasPrefix(m.text, "READY=1\nSTATUS=running sh") {
-		t.Fatalf("after reload: %q", m.text)
+	if m := next(); !strings.HasPrefix(m.Text, "READY=1\nSTATUS=running sh") {
+		t.Fatalf("after reload: %q", m.Text)
 	}
 	waitFile(t, filepath.Join(dir, "hups"))
 
 	cmd.Process.Signal(syscall.SIGTERM)
-	if m := next(); m.text != "STOPPING=1" {
-		t.Fatalf("at stop: %q", m.text)
+	if m := next(); m.Text != "STOPPING=1" {
+		t.Fatalf("at stop: %q", m.Text)
 	}
 	if code := exitCode(cmd.Wait()); code != 143 {
 		t.Fatalf("sole exited %d, want 143", code)

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 
+	"github.com/solehq/sole/internal/rmtree"
 	"github.com/solehq/sole/internal/unit"
 	"github.com/solehq/sole/pidlock"
 )
@@ -83,30 +84,11 @@ func removeLockDir(name string, user bool) error {
 		}
 		return err
 	}
-	rmErr := removeDir(dir)
+	rmErr := rmtree.RemoveAll(dir) // not os.RemoveAll: see rmtree
 	if err := l.Unlock(); err != nil && rmErr == nil {
 		rmErr = err
 	}
 	return rmErr
-}
-
-// removeDir removes a lock directory and the files in it, one by one: a
-// lock directory holds only files, and os.RemoveAll relies on a Windows call
-// (FileDispositionInformationEx) that Wine lacks.
-func removeDir(dir string) error {
-	entries, err := os.ReadDir(dir)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	for _, e := range entries {
-		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return err
-		}
-	}
-	if err := os.Remove(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	return nil
 }
 
 // Start starts the service; under systemd it returns once the service

@@ -285,6 +285,15 @@ func connect(access uint32) (*mgr.Mgr, error) {
 	return &mgr.Mgr{Handle: h}, nil
 }
 
+// connectFor connects to the SCM to act on the existing service name;
+// per-user services do not exist on Windows.
+func connectFor(name string, user bool) (*mgr.Mgr, error) {
+	if user {
+		return nil, fmt.Errorf("%s: %w", name, errPerUser)
+	}
+	return connect(windows.SC_MANAGER_CONNECT)
+}
+
 // open opens service name with only the access it needs, so that status
 // works without administrator rights.
 func open(m *mgr.Mgr, name string, access uint32) (*mgr.Service, error) {
@@ -514,10 +523,7 @@ func timeouts(name string) (start, stop time.Duration) {
 }
 
 func uninstall(name string, user bool) error {
-	if user {
-		return fmt.Errorf("%s: %w", name, errPerUser)
-	}
-	m, err := connect(windows.SC_MANAGER_CONNECT)
+	m, err := connectFor(name, user)
 	if err != nil {
 		return err
 	}
@@ -550,10 +556,7 @@ func uninstall(name string, user bool) error {
 }
 
 func control(name string, user bool, action string) error {
-	if user {
-		return fmt.Errorf("%s: %w", name, errPerUser)
-	}
-	m, err := connect(windows.SC_MANAGER_CONNECT)
+	m, err := connectFor(name, user)
 	if err != nil {
 		return err
 	}
@@ -736,10 +739,7 @@ func mapState(st svc.Status) State {
 }
 
 func status(name string, user bool) (State, error) {
-	if user {
-		return Unknown, fmt.Errorf("%s: %w", name, errPerUser)
-	}
-	m, err := connect(windows.SC_MANAGER_CONNECT)
+	m, err := connectFor(name, user)
 	if err != nil {
 		return Unknown, err
 	}

@@ -18,7 +18,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -36,26 +35,12 @@ const (
 	bootTimeout = 30 * time.Second
 )
 
-// Machine is a systemd booted by Boot. Its methods may be called from several
-// goroutines at once.
-type Machine struct {
-	pid     int           // PID 1 of the guest, as seen by the host
-	cgroup  string        // host path of the guest's cgroup
-	nsenter string        // path of nsenter(1)
-	nsArgs  []string      // nsenter options entering the guest
-	rootFD  int           // O_PATH descriptor of the guest's root
-	exited  chan struct{} // closed when unshare has exited
-	waitErr error         // unshare's exit, set before exited is closed
-	console *syncBuffer   // the guest's console: output of unshare, setup and PID 1
-	booted  bool          // Boot succeeded
-
+// machineOS holds the fields of Machine that only Linux has.
+type machineOS struct {
 	unshare     *exec.Cmd  // the unshare process, parent of PID 1
 	files       []*os.File // namespace files and the root directory, held open
 	consoleFile *os.File   // master of the console pty, read into console
 	started     time.Time
-
-	mu   sync.Mutex
-	down bool // Shutdown has begun
 }
 
 // setupScript runs as PID 1 of the new namespaces (from unshare) and ends by
@@ -165,12 +150,12 @@ func boot(t testing.TB, env environment) *Machine {
 	var id [16]byte
 	rand.Read(id[:])
 	m := &Machine{
-		cgroup:  cg,
-		nsenter: nsenter,
-		rootFD:  -1,
-		exited:  make(chan struct{}),
-		console: &syncBuffer{},
-		started: time.Now(),
+		cgroup:    cg,
+		nsenter:   nsenter,
+		rootFD:    -1,
+		exited:    make(chan struct{}),
+		console:   &syncBuffer{},
+		machineOS: machineOS{started: time.Now()},
 	}
 	// The console: a pty whose slave is unshare's stdout and stderr and
 	// the guest's /dev/console (systemd logs there until journald is up, but

@@ -83,6 +83,26 @@ var guestEnv = []string{
 	"SYSTEMD_COLORS=0",
 }
 
+// Machine is a systemd booted by Boot. Its methods may be called from several
+// goroutines at once.
+type Machine struct {
+	pid     int           // PID 1 of the guest, as seen by the host
+	cgroup  string        // host path of the guest's cgroup
+	nsenter string        // path of nsenter(1)
+	nsArgs  []string      // nsenter options entering the guest
+	rootFD  int           // O_PATH descriptor of the guest's root
+	exited  chan struct{} // closed when unshare has exited
+	waitErr error         // unshare's exit, set before exited is closed
+	console *syncBuffer   // the guest's console: output of unshare, setup and PID 1
+	booted  bool          // Boot succeeded
+
+	//lint:ignore U1000 empty but for the Linux mechanism (machine_linux.go)
+	machineOS // what only the Linux mechanism needs
+
+	mu   sync.Mutex
+	down bool // Shutdown has begun
+}
+
 // Boot boots systemd for the test and registers its shutdown with t.Cleanup.
 // When it returns, systemctl is-system-running says running or degraded (the
 // failed units of a degraded guest are logged).

@@ -181,42 +181,30 @@ func quoteExecWord(w string) string {
 	if safeExecWord(w) {
 		return w
 	}
-	var b strings.Builder
-	b.WriteByte('"')
-	for i := 0; i < len(w); i++ {
-		switch c := w[i]; c {
-		case '\\', '"':
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		case '\t':
-			b.WriteString(`\t`)
-		case '%':
-			b.WriteString("%%")
-		case '$':
-			b.WriteString("$$")
-		default:
-			b.WriteByte(c)
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
+	return quote(w, true)
 }
 
 // quoteEnv writes one assignment for Environment=: in double quotes, '\'
 // and '"' escaped, a tab as \t, '%' as %%. Environment= does not expand
 // $VAR, so '$' stays as it is.
-func quoteEnv(kv string) string {
+func quoteEnv(kv string) string { return quote(kv, false) }
+
+// quote writes s in double quotes for a unit file: '\' and '"' escaped, a
+// tab as \t, '%' as %%, and with dollars, '$' as $$.
+func quote(s string, dollars bool) string {
 	var b strings.Builder
 	b.WriteByte('"')
-	for i := 0; i < len(kv); i++ {
-		switch c := kv[i]; c {
-		case '\\', '"':
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\' || c == '"':
 			b.WriteByte('\\')
 			b.WriteByte(c)
-		case '\t':
+		case c == '\t':
 			b.WriteString(`\t`)
-		case '%':
+		case c == '%':
 			b.WriteString("%%")
+		case c == '$' && dollars:
+			b.WriteString("$$")
 		default:
 			b.WriteByte(c)
 		}
