@@ -24,6 +24,8 @@ type lifecycle struct {
 	lock      *pidlock.Lock
 	listeners []net.Listener
 
+	watching chan struct{} // closed once SIGHUP is watched; nil: not watched
+
 	readyOnce sync.Once
 	ready     chan struct{} // closed by Service.Ready
 
@@ -104,6 +106,9 @@ func (l *lifecycle) start(ctx context.Context) error {
 	for {
 		select {
 		case <-l.ready:
+			if l.watching != nil {
+				<-l.watching
+			}
 			l.mu.Lock()
 			l.isReady = true
 			err := l.n.send(msgReady(l.cfg.ReadyStatus)...)
