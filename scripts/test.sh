@@ -139,7 +139,7 @@ tier_bench() {
 	command -v flock >/dev/null || need_pkgs util-linux
 	go test -run='^$' -bench=. -benchtime="${BENCHTIME:-2000x}" -benchmem ./pidlock
 	bench/flock-ratio.sh "${BENCH_RUNS:-1000}"
-	go run ./bench/readybench -runs "${READY_RUNS:-30}"
+	go run ./bench/readybench -runs "${READY_RUNS:-100}"
 }
 
 for t in $TIERS; do
