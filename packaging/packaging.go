@@ -72,7 +72,8 @@ fi
 )
 
 // NewDebScripts returns the maintainer scripts for the service name (its
-// unit is name.service).
+// unit is name.service): dh_installsystemd's, and in postrm on remove the
+// removal of the service's lock directory (see NewRPMScripts).
 func NewDebScripts(name string) (DebScripts, error) {
 	if err := pidlock.ValidName(name); err != nil {
 		return DebScripts{}, fmt.Errorf("packaging: %w", err)
@@ -91,6 +92,13 @@ func NewDebScripts(name string) (DebScripts, error) {
 	return DebScripts{
 		Postinst: script(debEnable, debRestart),
 		Prerm:    script(debStop),
-		Postrm:   script(debReload, debPurge),
+		Postrm:   script(debReload, debPurge) + lockDirPart(name),
 	}, nil
+}
+
+// lockDirPart is sole's own postrm part: on remove (after prerm stopped the
+// service), the lock directory goes unless somebody holds the lock.
+func lockDirPart(name string) string {
+	return "# Added by sole: remove the lock directory of a removed service\n" +
+		cleanup(name, `[ "$1" = remove ]`) + "# End of sole's section\n"
 }

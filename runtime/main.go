@@ -10,6 +10,13 @@ import (
 	"syscall"
 )
 
+// MainMarker is linked into every program built on Main, which prints it
+// when run with the single argument --sole-main. sole's packager looks for
+// it in a binary to tell that the program holds its own lock and runs
+// itself as a service with the argument "run"; any other program is run
+// under `sole run`.
+const MainMarker = "sole runtime.Main v1: PROG run runs the service"
+
 // Main gives the program its command line and exits:
 //
 //	PROG run        run in the foreground: logs to stderr, Ctrl-C stops
@@ -40,6 +47,10 @@ func main(cfg Config, app App, args []string, stdout, stderr io.Writer) int {
 		return exitCode(runService(cfg, app), stderr)
 	case "install", "uninstall", "start", "stop", "restart", "status":
 		return manage(cfg, cmd, args, stdout, stderr)
+	case "--sole-main":
+		// Asked by hand or by a tool: this program is built on Main.
+		fmt.Fprintln(stdout, MainMarker)
+		return 0
 	case "help", "-h", "--help":
 		fmt.Fprintf(stdout, "usage: %s [run | install [--user] [--print] | uninstall | start | stop | restart | status]\n", os.Args[0])
 		return 0

@@ -106,8 +106,11 @@ tier_unit() {
 	# and the systemd-in-namespaces harness); systemd: the real PID 1 the
 	# service tests boot, and systemd-analyze; curl and ps drive the guest;
 	# python3 and plistutil read plists back, as real parsers; debhelper's
-	# autoscripts are what the Debian maintainer scripts are checked against.
-	local pkgs="util-linux systemd curl procps python3 libplist-utils debhelper"
+	# autoscripts are what the Debian maintainer scripts are checked against;
+	# lintian, dpkg-deb and rpm check the .deb and .rpm packages, wixl builds
+	# the .msi and msiinfo (msitools) reads its tables back, osslsigncode
+	# signs and verifies.
+	local pkgs="util-linux systemd curl procps python3 libplist-utils debhelper lintian rpm wixl msitools osslsigncode"
 	# shellcheck disable=SC2086
 	if ! need_pkgs $pkgs; then
 		skip unit-tools "cannot install $pkgs"
@@ -125,6 +128,8 @@ tier_fuzz() {
 	go test -run='^$' -fuzz='^FuzzParseStat$' -fuzztime="$t" ./platform
 	go test -run='^$' -fuzz='^FuzzJSONString$' -fuzztime="$t" ./cmd/sole
 	go test -run='^$' -fuzz='^FuzzSystemdUnit$' -fuzztime="$t" -fuzzminimizetime=5s ./internal/unit
+	go test -run='^$' -fuzz='^FuzzParseConfig$' -fuzztime="$t" ./cmd/sole-package
+	go test -run='^$' -fuzz='^FuzzParseIDT$' -fuzztime="$t" ./packaging
 }
 
 tier_wine() {
@@ -140,6 +145,7 @@ tier_bench() {
 	go test -run='^$' -bench=. -benchtime="${BENCHTIME:-2000x}" -benchmem ./pidlock
 	bench/flock-ratio.sh "${BENCH_RUNS:-1000}"
 	go run ./bench/readybench -runs "${READY_RUNS:-100}"
+	bench/package-ratio.sh "${PACKAGE_RUNS:-5}"
 }
 
 for t in $TIERS; do

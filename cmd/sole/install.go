@@ -25,6 +25,7 @@ signals forwarded, no restart loop on "already running" (exit 75).
 Installing again with the same settings changes nothing; with other
 settings the definition is updated and the service manager reloaded.
 --print writes the definition to stdout and touches nothing.`,
+	short: "Register COMMAND as a service run with \"sole run\" semantics.",
 	flags: func() *flag.FlagSet { fs, _ := newInstallFlags(); return fs },
 	run:   installMain,
 }
@@ -114,19 +115,7 @@ func (o *installOpts) unitDescription(argv []string) (unit.Description, error) {
 	if err != nil {
 		return unit.Description{}, fmt.Errorf("cannot find the sole binary: %w", err)
 	}
-	scope := "system"
-	if o.user {
-		scope = "user"
-	}
-	args := []string{"run", "--name", name, "--scope", scope}
-	if goruntime.GOOS == "windows" {
-		args = append(args, "--service")
-	}
-	if o.health != "" {
-		args = append(args, "--health", o.health)
-	}
-	args = append(args, "--", path)
-	args = append(args, argv[1:]...)
+	args := unit.SoleRunArgs(name, o.user, goruntime.GOOS == "windows", o.health, append([]string{path}, argv[1:]...))
 	desc := o.description
 	if desc == "" {
 		desc = name + " (run by sole)"

@@ -52,11 +52,12 @@ type command struct {
 	name  string
 	usage string
 	help  string
+	short string               // the line in sole's usage; default the first line of help
 	flags func() *flag.FlagSet // the command's options, for help; nil if none
 	run   func(c *command, args []string, stdout, stderr io.Writer) int
 }
 
-var commands = []*command{runCmd, statusCmd, installCmd, uninstallCmd, startCmd, stopCmd, restartCmd, helpCmd}
+var commands = []*command{runCmd, statusCmd, installCmd, uninstallCmd, startCmd, stopCmd, restartCmd, packageCmd, helpCmd}
 
 // helpCmd is run by sole itself (its run field stays nil), which keeps the
 // command table free of an initialization cycle.
@@ -114,6 +115,14 @@ func sole(args []string, stdout, stderr io.Writer) int {
 	return c.run(c, args[1:], stdout, stderr)
 }
 
+// moduleVersion is the module version from the build information.
+func moduleVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		return bi.Main.Version
+	}
+	return ""
+}
+
 func soleVersion() string {
 	v := version
 	bi, ok := debug.ReadBuildInfo()
@@ -138,7 +147,11 @@ Usage:
 Commands:
 `)
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.help)
+		short := c.short
+		if short == "" {
+			short, _, _ = strings.Cut(c.help, "\n")
+		}
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, short)
 	}
 	fmt.Fprint(w, `
 Run "sole help COMMAND" for a command's options; "sole --version" prints the version.

@@ -412,3 +412,27 @@ func showRune(s string, i int) string {
 	}
 	return fmt.Sprintf("%q (%U)", r, r)
 }
+
+// SoleRunArgs returns the arguments that make a sole binary run argv
+// (argv[0] an absolute path) as the service name, with `sole run`
+// semantics: the single-instance lock of name in the system or user scope,
+// readiness reported only once argv runs under it. health, when not
+// empty, is the shell command whose success feeds the watchdog.
+// windowsService adds --service, which makes sole speak to the Windows
+// service control manager. `sole install` and the packagers build their
+// service definitions with it.
+func SoleRunArgs(name string, user, windowsService bool, health string, argv []string) []string {
+	scope := "system"
+	if user {
+		scope = "user"
+	}
+	args := []string{"run", "--name", name, "--scope", scope}
+	if windowsService {
+		args = append(args, "--service")
+	}
+	if health != "" {
+		args = append(args, "--health", health)
+	}
+	args = append(args, "--")
+	return append(args, argv...)
+}

@@ -1,0 +1,96 @@
+package packaging
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/solehq/sole/pidlock"
+)
+
+// RPMScripts are the scriptlets of an .rpm shipping one systemd unit.
+// rpm passes each a count, not a word: $1 is how many instances of the
+// package are installed once the transaction is done (%post: 1 on a first
+// install, 2 on an upgrade; %preun and %postun: 0 on removal, 1 on an
+// upgrade, when the old version's scriptlets run).
+type RPMScripts struct {
+	Post, Preun, Postun string
+}
+
+// The parts: systemd's rpm macros (src/rpm/macros.systemd.in, systemd 249
+// and later, which hand the work to systemd-update-helper and restart
+// marked units from the systemd package's file triggers), each with the
+// commands the macros ran before the helper existed as the fallback
+// (systemd 239, as on EL8). #UNIT# is the unit file's name.
+const (
+	// %systemd_post: preset on a first installation (the distribution's
+	// presets decide whether the unit is enabled; nothing is started).
+	rpmPost = `if [ $1 -eq 1 ] && [ -x "/usr/lib/systemd/systemd-update-helper" ]; then
+    # Initial installation
+    /usr/lib/systemd/systemd-update-helper install-system-units #UNIT# || :
+elif [ $1 -eq 1 ]; then
+    # Initial installation, systemd before 249
+    systemctl --no-reload preset #UNIT# >/dev/null 2>&1 || :
+fi
+`
+	// %systemd_preun: disable and stop on removal, not on upgrade.
+	rpmPreun = `if [ $1 -eq 0 ] && [ -x "/usr/lib/systemd/systemd-update-helper" ]; then
+    # Package removal, not upgrade
+    /usr/lib/systemd/systemd-update-helper remove-system-units #UNIT# || :
+elif [ $1 -eq 0 ]; then
+    # Package removal, systemd before 249
+    systemctl --no-reload disable --now #UNIT# >/dev/null 2>&1 || :
+fi
+`
+	// %systemd_postun_with_restart: restart once after an upgrade, with
+	// the new files in place.
+	rpmPostun = `if [ $1 -ge 1 ] && [ -x "/usr/lib/systemd/systemd-update-helper" ]; then
+    # Package upgrade, not uninstall
+    /usr/lib/systemd/systemd-update-helper mark-restart-system-units #UNIT# || :
+elif [ $1 -ge 1 ]; then
+    # Package upgrade, systemd before 249
+    systemctl daemon-reload >/dev/null 2>&1 || :
+    systemctl try-restart #UNIT# >/dev/null 2>&1 || :
+fi
+`
+)
+
+// lockDirCleanup removes the service's lock directory once the package is
+// removed and the service stopped (the unit keeps it across stops with
+// RuntimeDirectoryPreserve=yes), but only while nobody holds the lock:
+// flock(1) takes it first, so a `sole run --name NAME` started by hand
+// keeps its lock. #COND# is the removal test of the format.
+const lockDirCleanup = `if #COND# && [ -d #DIR# ] && command -v flock >/dev/null 2>&1; then
+	flock -n #DIR#/#NAME#.pid rm -rf #DIR# || true
+	rmdir /run/sole 2>/dev/null || true
+fi
+`
+
+func cleanup(name, cond string) string {
+	return strings.NewReplacer("#COND#", cond, "#DIR#", "/run/sole/"+name, "#NAME#", name).Replace(lockDirCleanup)
+}
+
+// NewRPMScripts returns the scriptlets for the service name (its unit is
+// name.service): those of %systemd_post, %systemd_preun and
+// %systemd_postun_with_restart, and on removal the lock directory's
+// cleanup.
+func NewRPMScripts(name string) (RPMScripts, error) {
+	if err := pidlock.ValidName(name); err != nil {
+		return RPMScripts{}, fmt.Errorf("packaging: %w", err)
+	}
+	unit := name + ".service"
+	script := func(macro, part, extra string) string {
+		var b strings.Builder
+		fmt.Fprintf(&b, "# Added by sole: %s %s (systemd's rpm macros)\n", macro, unit)
+		b.WriteString(strings.ReplaceAll(part, "#UNIT#", unit))
+		if extra != "" {
+			b.WriteString("# Added by sole: remove the lock directory of a removed service\n")
+			b.WriteString(extra)
+		}
+		return b.String()
+	}
+	return RPMScripts{
+		Post:   script("%systemd_post", rpmPost, ""),
+		Preun:  script("%systemd_preun", rpmPreun, ""),
+		Postun: script("%systemd_postun_with_restart", rpmPostun, cleanup(name, `[ $1 -eq 0 ]`)),
+	}, nil
+}

@@ -1,0 +1,446 @@
+package packaging
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/solehq/sole/internal/unit"
+	"github.com/solehq/sole/pidlock"
+)
+
+// Spec is what a package is built from: the program, its service options
+// (those of `sole install`) and the package's own fields.
+type Spec struct {
+	// Name is the package name and the service name: a lowercase letter or
+	// digit, then lowercase letters, digits, '.', '+' or '-' (Debian's
+	// rule), and a valid service name (pidlock.ValidName).
+	Name string
+	// Version is the upstream version ("1.2.3", "v1.2.3", "1.2.3-rc1").
+	Version string
+	// Release is the package revision (Debian's "-1", rpm's Release).
+	// Default "1".
+	Release string
+	// Arch is the target architecture in Go's spelling (amd64, arm64, 386,
+	// arm7, ...). Default: the architecture of Binary, which must match.
+	Arch string
+	// Binary is the program's file on the build machine: an ELF binary for
+	// Linux, a PE binary for Windows (.msi), or a "#!" script.
+	Binary string
+	// Args are the program's arguments. A program built on sole's
+	// runtime.Main takes none.
+	Args []string
+	// Maintainer is "Name <mail>"; required.
+	Maintainer string
+	// Description is the one-line summary; it may not start with the
+	// package name (lintian's description-starts-with-package-name).
+	// Default "system service running PROGRAM".
+	Description string
+	// License is the program's license, an SPDX identifier; required.
+	License string
+	// Homepage is an optional URL.
+	Homepage string
+	// Section is the Debian section. Default "misc".
+	Section string
+	// Configs are files installed as configuration: conffiles in a .deb,
+	// %config(noreplace) in an .rpm: the administrator's edits survive an
+	// upgrade. For .deb and .rpm Dest is an absolute path under /etc.
+	Configs []File
+	// Env, Watchdog, Health, StartTimeout and StopTimeout are the service
+	// options of `sole install` (see docs/cli.md). Health is only for a
+	// program run under `sole run`: a program built on the runtime checks
+	// its own health.
+	Env          []string
+	Watchdog     time.Duration
+	Health       string
+	StartTimeout time.Duration
+	StopTimeout  time.Duration
+	// Mode says how the service runs the program. Default ModeAuto.
+	Mode Mode
+	// Sole is a sole binary for the target (GOOS and Arch), shipped in the
+	// package when the program runs under `sole run`. Required then.
+	Sole string
+	// NoStrip ships ELF binaries as given. By default a binary with a
+	// symbol table is shipped stripped, as dh_strip does (strip
+	// --strip-unneeded --remove-section=.comment --remove-section=.note,
+	// with binutils' strip for the target); Go's stack traces and
+	// profiles do not need the symbol table.
+	NoStrip bool
+	// Depends are extra package dependencies (Debian or rpm syntax, as the
+	// format wants). A dynamically linked binary needing only the C
+	// library gets its dependency by itself (.deb: libc6 (>= VERSION)
+	// from the highest GLIBC_ symbol version it uses).
+	Depends []string
+	// Date is the time written into the package (file times, changelog).
+	// Zero means SOURCE_DATE_EPOCH when set, else the modification time
+	// of Binary: the same inputs give the same package.
+	Date time.Time
+}
+
+// File is a file to ship: Src on the build machine, Dest in the package.
+type File struct{ Src, Dest string }
+
+// Mode says how a packaged service runs its program.
+type Mode int
+
+const (
+	// ModeAuto runs a program built on sole's runtime.Main directly and
+	// any other program under `sole run`.
+	ModeAuto Mode = iota
+	// ModeRuntime runs the program directly, as PROG run: the program
+	// holds its own lock and reports readiness itself.
+	ModeRuntime
+	// ModeWrap runs the program under `sole run`, with the sole binary
+	// shipped in the package.
+	ModeWrap
+)
+
+// ParseMode parses "auto", "runtime" or "wrap".
+func ParseMode(s string) (Mode, error) {
+	switch s {
+	case "auto", "":
+		return ModeAuto, nil
+	case "runtime":
+		return ModeRuntime, nil
+	case "wrap":
+		return ModeWrap, nil
+	}
+	return 0, fmt.Errorf("mode %q: want auto, runtime or wrap", s)
+}
+
+func (m Mode) String() string {
+	switch m {
+	case ModeAuto:
+		return "auto"
+	case ModeRuntime:
+		return "runtime"
+	case ModeWrap:
+		return "wrap"
+	}
+	return "Mode(" + strconv.Itoa(int(m)) + ")"
+}
+
+// Error is a Spec that cannot be packaged. Its message is one line.
+type Error struct {
+	Field  string // "name", "version", "binary", ...
+	Reason string
+}
+
+func (e *Error) Error() string { return "package: " + e.Field + ": " + e.Reason }
+
+func specErr(field, format string, a ...any) error {
+	return &Error{Field: field, Reason: fmt.Sprintf(format, a...)}
+}
+
+// ErrUnsupported wraps the errors of what a format cannot do.
+var ErrUnsupported = errors.New("not supported")
+
+// plan is a validated Spec for one target: what goes where.
+type plan struct {
+	s       Spec
+	bin     binary
+	wrap    bool   // the program runs under `sole run`
+	exe     string // the program's base name in the package
+	date    time.Time
+	release string
+}
+
+// Paths of a Linux package.
+func (p *plan) programPath() string { return "/usr/sbin/" + p.exe }
+func (p *plan) solePath() string    { return "/usr/lib/" + p.s.Name + "/sole" }
+func (p *plan) docDir() string      { return "/usr/share/doc/" + p.s.Name }
+
+// newPlan validates s for a package for goos.
+func newPlan(s Spec, goos string) (*plan, error) {
+	if err := checkPackageName(s.Name); err != nil {
+		return nil, err
+	}
+	if s.Version == "" {
+		return nil, specErr("version", "missing")
+	}
+	if err := checkText("version", s.Version); err != nil {
+		return nil, err
+	}
+	v := strings.TrimPrefix(s.Version, "v")
+	if v == "" || v[0] < '0' || v[0] > '9' {
+		return nil, specErr("version", "%q does not start with a digit", s.Version)
+	}
+	if i := strings.IndexFunc(v, func(r rune) bool {
+		return !(r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || strings.ContainsRune(".+~-", r))
+	}); i >= 0 {
+		return nil, specErr("version", "%q has %q, which package versions do not allow", s.Version, v[i])
+	}
+	if s.Release == "" {
+		s.Release = "1"
+	}
+	if strings.IndexFunc(s.Release, func(r rune) bool {
+		return !(r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r == '.' || r == '+' || r == '~')
+	}) >= 0 {
+		return nil, specErr("release", "%q: want digits, lowercase letters, '.', '+' or '~'", s.Release)
+	}
+	if s.Maintainer == "" {
+		return nil, specErr("maintainer", `missing: give "Name <mail>"`)
+	}
+	if err := checkText("maintainer", s.Maintainer); err != nil {
+		return nil, err
+	}
+	if i, j := strings.Index(s.Maintainer, "<"), strings.LastIndex(s.Maintainer, ">"); i < 1 || j != len(s.Maintainer)-1 || !strings.Contains(s.Maintainer[i:], "@") {
+		return nil, specErr("maintainer", `%q: want "Name <mail>"`, s.Maintainer)
+	}
+	if s.License == "" {
+		return nil, specErr("license", "missing: give an SPDX identifier such as MIT or Apache-2.0")
+	}
+	if err := checkText("license", s.License); err != nil {
+		return nil, err
+	}
+	if err := checkText("description", s.Description); err != nil {
+		return nil, err
+	}
+	if first, _, _ := strings.Cut(strings.ToLower(s.Description), " "); first == "a" || first == "an" || first == "the" {
+		return nil, specErr("description", "%q starts with an article, which Debian's policy (and lintian) advises against: \"web server for greetings\", not \"a web server...\"", s.Description)
+	}
+	if d := strings.ToLower(s.Description); d == s.Name || strings.HasPrefix(d, s.Name+" ") {
+		return nil, specErr("description", "%q starts with the package name, which Debian's policy (and lintian) forbids: say what it is, e.g. \"web server for greetings\"", s.Description)
+	}
+	if err := checkText("homepage", s.Homepage); err != nil {
+		return nil, err
+	}
+	if s.Section == "" {
+		s.Section = "misc"
+	}
+	if err := checkText("section", s.Section); err != nil {
+		return nil, err
+	}
+	if s.Binary == "" {
+		return nil, specErr("binary", "missing: give the program's file")
+	}
+	bin, err := inspect(s.Binary)
+	if err != nil {
+		return nil, specErr("binary", "%v", err)
+	}
+	switch {
+	case bin.format == "script" && goos == "windows":
+		return nil, specErr("binary", "%s is a script; an .msi needs a Windows program", s.Binary)
+	case bin.goos != "" && bin.goos != goos:
+		return nil, specErr("binary", "%s is a program for %s, not %s", s.Binary, bin.goos, goos)
+	case bin.arch != "" && s.Arch != "" && bin.arch != s.Arch && !(bin.arch == "arm7" && strings.HasPrefix(s.Arch, "arm") && s.Arch != "arm64"):
+		return nil, specErr("arch", "%s, but %s is built for %s", s.Arch, s.Binary, bin.arch)
+	case s.Arch == "":
+		s.Arch = bin.arch
+	}
+	p := &plan{s: s, bin: bin, release: s.Release}
+	p.exe = filepath.Base(s.Binary)
+	if goos == "windows" {
+		if !strings.HasSuffix(strings.ToLower(p.exe), ".exe") {
+			p.exe += ".exe"
+		}
+	} else {
+		p.exe = strings.TrimSuffix(p.exe, ".exe")
+		if bin.format == "script" {
+			// Debian's policy: no language extension on a program in PATH.
+			for _, ext := range []string{".sh", ".bash", ".py", ".pl", ".rb"} {
+				if e := strings.TrimSuffix(p.exe, ext); e != p.exe && e != "" {
+					p.exe = e
+					break
+				}
+			}
+		}
+	}
+	if err := checkPackageFileName(p.exe); err != nil {
+		return nil, err
+	}
+	if s.Description == "" {
+		p.s.Description = "system service running " + p.exe
+	}
+	switch s.Mode {
+	case ModeAuto:
+		p.wrap = !bin.main
+	case ModeRuntime:
+		if !bin.main {
+			return nil, specErr("mode", "runtime, but %s is not built on sole's runtime.Main (it does not print %q for --sole-main)", s.Binary, "sole runtime.Main v1...")
+		}
+	case ModeWrap:
+		p.wrap = true
+	default:
+		return nil, specErr("mode", "%v is not a mode", s.Mode)
+	}
+	if !p.wrap {
+		if len(s.Args) > 0 {
+			return nil, specErr("args", "a program built on sole's runtime.Main runs as \"PROG run\" and takes no other arguments; configure it with env or a config file")
+		}
+		if s.Health != "" {
+			return nil, specErr("health", "a program built on sole's runtime checks its own health (runtime.Checker); health is for a program run under sole run")
+		}
+	}
+	if s.Watchdog < 0 || s.StartTimeout < 0 || s.StopTimeout < 0 {
+		return nil, specErr("watchdog", "durations must not be negative")
+	}
+	if p.wrap {
+		switch {
+		case s.Watchdog > 0 && s.Health == "":
+			return nil, specErr("watchdog", "needs health: sole cannot tell by itself whether the program is healthy")
+		case s.Health != "" && s.Watchdog == 0:
+			return nil, specErr("health", "needs watchdog")
+		}
+		if s.Sole == "" {
+			return nil, specErr("sole", "%s is not built on sole's runtime.Main, so it runs under sole run and the package ships sole: give a sole binary for %s/%s", s.Binary, goos, s.Arch)
+		}
+		sb, err := inspect(s.Sole)
+		if err != nil {
+			return nil, specErr("sole", "%v", err)
+		}
+		if s.Arch == "" {
+			s.Arch = sb.arch // a script: the package's architecture is sole's
+			p.s.Arch = sb.arch
+		}
+		switch {
+		case sb.goPath != soleModule+"/cmd/sole":
+			return nil, specErr("sole", "%s is not a sole binary (built from %s/cmd/sole)", s.Sole, soleModule)
+		case sb.goos != goos || !sameArch(sb.arch, s.Arch):
+			return nil, specErr("sole", "%s is built for %s/%s, the package is for %s/%s (build one: GOOS=%s GOARCH=%s go build %s/cmd/sole)", s.Sole, sb.goos, sb.arch, goos, s.Arch, goos, goarch(s.Arch), soleModule)
+		}
+	}
+	if p.s.Arch == "" {
+		return nil, specErr("arch", "missing: %s is a script; give the target architecture", s.Binary)
+	}
+	for i, c := range s.Configs {
+		field := "config[" + strconv.Itoa(i) + "]"
+		if c.Src == "" || c.Dest == "" {
+			return nil, specErr(field, "want SRC:DEST")
+		}
+		if st, err := os.Stat(c.Src); err != nil {
+			return nil, specErr(field, "%v", err)
+		} else if !st.Mode().IsRegular() {
+			return nil, specErr(field, "%s is not a regular file", c.Src)
+		}
+		if goos == "windows" {
+			continue // checked by BuildMSI
+		}
+		if err := checkText(field, c.Dest); err != nil {
+			return nil, err
+		}
+		if !path.IsAbs(c.Dest) || path.Clean(c.Dest) != c.Dest || !strings.HasPrefix(c.Dest, "/etc/") {
+			return nil, specErr(field, "%q: a configuration file goes to a clean absolute path under /etc/", c.Dest)
+		}
+		for _, d := range s.Configs[:i] {
+			if d.Dest == c.Dest {
+				return nil, specErr(field, "%q is given twice", c.Dest)
+			}
+		}
+	}
+	p.date = s.Date
+	if p.date.IsZero() {
+		if sde := os.Getenv("SOURCE_DATE_EPOCH"); sde != "" {
+			n, err := strconv.ParseInt(sde, 10, 64)
+			if err != nil || n < 0 {
+				return nil, specErr("date", "SOURCE_DATE_EPOCH=%q is not a number of seconds", sde)
+			}
+			p.date = time.Unix(n, 0)
+		} else {
+			st, err := os.Stat(s.Binary)
+			if err != nil {
+				return nil, specErr("binary", "%v", err)
+			}
+			p.date = st.ModTime().Truncate(time.Second)
+		}
+	}
+	p.date = p.date.UTC()
+	if goos != "windows" {
+		if _, err := p.unit(); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// unit is the service description of a Linux package: the same one that
+// `sole install` (wrapped) or `PROG install` (runtime) writes, with the
+// package's paths.
+func (p *plan) unit() (unit.Description, error) {
+	d := unit.Description{
+		Name:         p.s.Name,
+		Description:  p.s.Description,
+		Env:          p.s.Env,
+		Watchdog:     p.s.Watchdog,
+		StartTimeout: p.s.StartTimeout,
+		StopTimeout:  p.s.StopTimeout,
+	}
+	if p.wrap {
+		d.Exec = p.solePath()
+		d.Args = unit.SoleRunArgs(p.s.Name, false, false, p.s.Health, append([]string{p.programPath()}, p.s.Args...))
+	} else {
+		d.Exec = p.programPath()
+		d.Args = []string{"run"}
+	}
+	d = d.WithDefaults()
+	if err := d.Validate(); err != nil {
+		var ue *unit.Error
+		if errors.As(err, &ue) {
+			return d, specErr(ue.Field, "%s", ue.Reason)
+		}
+		return d, specErr("service", "%v", err)
+	}
+	return d, nil
+}
+
+// checkPackageName applies Debian's rule for package names (the strictest
+// of the three formats) and sole's for service names.
+func checkPackageName(name string) error {
+	if name == "" {
+		return specErr("name", "missing")
+	}
+	if err := pidlock.ValidName(name); err != nil {
+		return specErr("name", "%v", err)
+	}
+	if len(name) < 2 {
+		return specErr("name", "%q: a package name has at least 2 characters", name)
+	}
+	for i, r := range name {
+		ok := r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || i > 0 && (r == '.' || r == '+' || r == '-')
+		if !ok {
+			return specErr("name", "%q: a package name is lowercase letters, digits, '.', '+' and '-', starting with a letter or digit", name)
+		}
+	}
+	return nil
+}
+
+// checkPackageFileName checks the program's base name as a file name in
+// the package.
+func checkPackageFileName(base string) error {
+	if base == "" || base == "." || base == ".." || strings.ContainsAny(base, `/\"'$%`) {
+		return specErr("binary", "%q cannot be a program's file name in a package", base)
+	}
+	for _, r := range base {
+		if r <= ' ' || r == 0x7f || !unicode.IsPrint(r) {
+			return specErr("binary", "%q: a program's file name in a package has no spaces or control characters", base)
+		}
+	}
+	return nil
+}
+
+// checkText refuses control characters (a newline would forge fields).
+func checkText(field, s string) error {
+	for i, r := range s {
+		if r < ' ' || r == 0x7f || r == unicode.ReplacementChar {
+			return specErr(field, "has a control character or invalid UTF-8 at byte %d", i)
+		}
+	}
+	return nil
+}
+
+func sameArch(a, b string) bool {
+	return a == b || strings.HasPrefix(a, "arm") && strings.HasPrefix(b, "arm") && a != "arm64" && b != "arm64"
+}
+
+func goarch(arch string) string {
+	if strings.HasPrefix(arch, "arm") && arch != "arm64" {
+		return "arm"
+	}
+	return arch
+}
