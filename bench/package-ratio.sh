@@ -76,7 +76,7 @@ median() { printf '%s\n' "$@" | sort -n | awk '{a[NR] = $1} END {print (NR % 2) 
 ms() { awk -v n="$1" 'BEGIN { printf "%.1f ms", n / 1e6 }'; }
 ms_sole=$(median "${s[@]}") ms_nfpm=$(median "${n[@]}")
 echo "deb: sole package $(ms "$ms_sole"), nfpm $(ms "$ms_nfpm") (median of $runs, same files, ${SOURCE_DATE_EPOCH})"
-awk -v a="$ms_sole" -v b="$ms_nfpm" 'BEGIN { printf "package-ratio: sole/nfpm deb = %.2f (anchor: nfpm's own CLI)\n", a / b }'
+awk -v a="$ms_sole" -v b="$ms_nfpm" 'BEGIN { printf "package-ratio: sole/nfpm deb = %.2f (anchor: the nfpm CLI)\n", a / b }'
 
 for f in rpm msi; do
 	if [ "$f" = msi ]; then

@@ -77,7 +77,7 @@ func needTools(t *testing.T, tools ...string) {
 	t.Helper()
 	for _, tool := range tools {
 		if _, err := exec.LookPath(tool); err != nil {
-			msg := fmt.Sprintf("%s is not installed (Debian packages lintian, dpkg, rpm, binutils): %v", tool, err)
+			msg := fmt.Sprintf("%s is not installed (Debian packages lintian, dpkg, rpm, binutils, wixl, msitools, osslsigncode): %v", tool, err)
 			if os.Getenv("CI") == "true" {
 				t.Fatal(msg)
 			}
@@ -477,6 +477,7 @@ func TestSpecErrors(t *testing.T) {
 		"binary is text":        {func(s *Spec) { s.Binary = notExe }, "binary"},
 		"binary is a dir":       {func(s *Spec) { s.Binary = t.TempDir() }, "binary"},
 		"wrong arch":            {func(s *Spec) { s.Arch = "arm64" }, "arch"},
+		"wrong arch, rpm name":  {func(s *Spec) { s.Arch = "aarch64" }, "arch"},
 		"runtime with args":     {func(s *Spec) { s.Args = []string{"-v"} }, "args"},
 		"runtime with health":   {func(s *Spec) { s.Health = "true"; s.Watchdog = time.Second }, "health"},
 		"runtime mode stranger": {func(s *Spec) { s.Binary, s.Mode = bins.stranger, ModeRuntime }, "mode"},

@@ -21,19 +21,12 @@ import (
 	"time"
 )
 
-// msiTools skips the test when wixl or msiinfo is missing, or fails it
-// when CI is "true" (a test tier that cannot be set up must fail in CI).
+// msiTools skips the test when wixl or msiinfo (or more) is missing, or
+// fails it when CI is "true" (a test tier that cannot be set up must fail
+// in CI).
 func msiTools(t *testing.T, more ...string) {
 	t.Helper()
-	for _, tool := range append([]string{"wixl", "msiinfo"}, more...) {
-		if _, err := exec.LookPath(tool); err != nil {
-			msg := tool + " is not installed (Debian packages wixl, msitools, osslsigncode): " + err.Error()
-			if os.Getenv("CI") == "true" {
-				t.Fatal(msg)
-			}
-			t.Skip(msg)
-		}
-	}
+	needTools(t, append([]string{"wixl", "msiinfo"}, more...)...)
 }
 
 // msiGoBuild builds a package of this module for Windows.

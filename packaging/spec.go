@@ -28,7 +28,9 @@ type Spec struct {
 	// Default "1".
 	Release string
 	// Arch is the target architecture in Go's spelling (amd64, arm64, 386,
-	// arm7, ...). Default: the architecture of Binary, which must match.
+	// arm7, ...); Debian's and rpm's spellings (x86_64, aarch64, i386,
+	// armhf, ...) are taken too. Default: the architecture of Binary,
+	// which must match.
 	Arch string
 	// Binary is the program's file on the build machine: an ELF binary for
 	// Linux, a PE binary for Windows (.msi), or a "#!" script.
@@ -219,6 +221,9 @@ func newPlan(s Spec, goos string) (*plan, error) {
 	}
 	if s.Binary == "" {
 		return nil, specErr("binary", "missing: give the program's file")
+	}
+	if a, ok := archAliases[s.Arch]; ok {
+		s.Arch = a
 	}
 	bin, err := inspect(s.Binary)
 	if err != nil {
@@ -443,4 +448,10 @@ func goarch(arch string) string {
 		return "arm"
 	}
 	return arch
+}
+
+// archAliases maps Debian's and rpm's spellings to Go's.
+var archAliases = map[string]string{
+	"x86_64": "amd64", "aarch64": "arm64", "i386": "386", "i686": "386",
+	"armhf": "arm7", "armel": "arm6", "armv7hl": "arm7", "ppc64el": "ppc64le",
 }

@@ -39,6 +39,7 @@ type config struct {
 	Mode         string       `yaml:"mode"`
 	Sole         string       `yaml:"sole"`
 	NoStrip      bool         `yaml:"no-strip"`
+	User         bool         `yaml:"user"`
 	Sign         struct {
 		Cert string `yaml:"cert"`
 		Key  string `yaml:"key"`
@@ -144,6 +145,9 @@ func parseConfig(data []byte) (cfg config, err error) {
 
 // spec turns the merged options into a packaging.Spec.
 func (c config) spec() (packaging.Spec, *packaging.Signing, string, error) {
+	if c.User {
+		return packaging.Spec{}, nil, "", errors.New("user: a package installs a system service; per-user services are not packaged (install one with sole install --user)")
+	}
 	mode, err := packaging.ParseMode(c.Mode)
 	if err != nil {
 		return packaging.Spec{}, nil, "", err

@@ -84,6 +84,7 @@ func newFlags(o *opts) *flag.FlagSet {
 	fs.Var((*durationValue)(&c.StopTimeout), "stop-timeout", "time to exit after SIGTERM `DUR` (default 30s)")
 	fs.StringVar(&c.Mode, "mode", "", "auto, runtime (the program is built on sole's runtime.Main) or wrap (run it under sole run) (default auto)")
 	fs.StringVar(&c.Sole, "sole", "", "a sole binary for the target, shipped for wrapped programs (default: the sole running this)")
+	fs.BoolVar(&c.User, "user", false, "a per-user service: not supported in packages (see docs/packaging.md)")
 	fs.BoolVar(&c.NoStrip, "no-strip", false, "ship ELF binaries with their symbol table")
 	fs.StringVar(&c.Sign.Cert, "sign-cert", "", "PEM certificate `FILE`: Authenticode-sign the .exe and .msi")
 	fs.StringVar(&c.Sign.Key, "sign-key", "", "PEM private key `FILE` for --sign-cert")
@@ -212,6 +213,9 @@ func (o *opts) merge(args []string) (config, error) {
 	}
 	if o.set["stop-timeout"] {
 		cfg.StopTimeout = f.StopTimeout
+	}
+	if o.set["user"] {
+		cfg.User = f.User
 	}
 	if o.set["no-strip"] {
 		cfg.NoStrip = f.NoStrip
