@@ -183,6 +183,14 @@ func TestBuildDeb(t *testing.T) {
 			exe:      "stranger",
 			wantArgs: []string{"run", "--name", "stranger", "--scope", "system", "--health", "test -e /tmp", "--", "/usr/sbin/stranger", "-n", "3"},
 		},
+		"a per-user service": {
+			spec: func(s *Spec) {
+				s.Name, s.Binary, s.Sole, s.Description, s.User = "ticker", bins.script, bins.sole, "ticking script", true
+			},
+			wrap:     true,
+			exe:      "ticker",
+			wantArgs: []string{"run", "--name", "ticker", "--scope", "user", "--", "/usr/sbin/ticker"},
+		},
 		"a script runs under sole run": {
 			spec: func(s *Spec) {
 				s.Name, s.Binary, s.Sole, s.Description = "ticker", bins.script, bins.sole, "ticking script"
@@ -216,8 +224,12 @@ func TestBuildDeb(t *testing.T) {
 				_ = b
 			}
 			sort.Strings(names)
+			unitPath := "/lib/systemd/system/" + s.Name + ".service"
+			if s.User {
+				unitPath = "/usr/lib/systemd/user/" + s.Name + ".service"
+			}
 			want := []string{
-				"/lib/systemd/system/" + s.Name + ".service",
+				unitPath,
 				"/usr/sbin/" + tt.exe,
 				"/usr/share/doc/" + s.Name + "/changelog.Debian.gz",
 				"/usr/share/doc/" + s.Name + "/copyright",
@@ -235,7 +247,7 @@ func TestBuildDeb(t *testing.T) {
 				t.Errorf("files:\n%q\nwant:\n%q", names, want)
 			}
 			// The unit is the one the same description renders.
-			d := unit.Description{Name: s.Name, Description: s.Description, Env: s.Env, Watchdog: s.Watchdog, Exec: "/usr/sbin/" + tt.exe, Args: tt.wantArgs}
+			d := unit.Description{Name: s.Name, Description: s.Description, User: s.User, Env: s.Env, Watchdog: s.Watchdog, Exec: "/usr/sbin/" + tt.exe, Args: tt.wantArgs}
 			if tt.wrap {
 				d.Exec = "/usr/lib/" + s.Name + "/sole"
 			}
@@ -243,7 +255,7 @@ func TestBuildDeb(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := files["/lib/systemd/system/"+s.Name+".service"]; !bytes.Equal(got, wantUnit) {
+			if got := files[unitPath]; !bytes.Equal(got, wantUnit) {
 				t.Errorf("unit:\n%s\nwant:\n%s", got, wantUnit)
 			}
 			// Binaries are shipped stripped, as dh_strip does.
@@ -261,6 +273,9 @@ func TestBuildDeb(t *testing.T) {
 			ctl := t.TempDir()
 			run(t, "dpkg-deb", "-e", deb, ctl)
 			ds, _ := NewDebScripts(s.Name)
+			if s.User {
+				ds, _ = NewDebUserScripts(s.Name)
+			}
 			for file, want := range map[string]string{"postinst": ds.Postinst, "prerm": ds.Prerm, "postrm": ds.Postrm} {
 				got, err := os.ReadFile(filepath.Join(ctl, file))
 				if err != nil || string(got) != want {
@@ -347,6 +362,10 @@ func TestRPMScriptletCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	us, err := NewRPMUserScripts("myd")
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := map[string]struct {
 		script string
 		arg    string
@@ -366,6 +385,16 @@ func TestRPMScriptletCounts(t *testing.T) {
 		"old postun upgrade":    {rs.Postun, "1", false, "systemctl daemon-reload\nsystemctl try-restart myd.service"},
 		"old postun remove":     {rs.Postun, "0", false, ""},
 		"old postun 2 upgrades": {rs.Postun, "2", false, "systemctl daemon-reload\nsystemctl try-restart myd.service"},
+
+		"user post install":      {us.Post, "1", true, "helper install-user-units myd.service"},
+		"user post upgrade":      {us.Post, "2", true, ""},
+		"user preun remove":      {us.Preun, "0", true, "helper remove-user-units myd.service"},
+		"user preun upgrade":     {us.Preun, "1", true, ""},
+		"user postun upgrade":    {us.Postun, "1", true, "helper mark-restart-user-units myd.service"},
+		"user postun remove":     {us.Postun, "0", true, ""},
+		"old user post install":  {us.Post, "1", false, "systemctl --global preset myd.service"},
+		"old user preun remove":  {us.Preun, "0", false, "systemctl --global disable myd.service"},
+		"old user postun update": {us.Postun, "1", false, ""},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 // Spec runs directly when it is built on sole's runtime.Main, else under
 // the Windows sole.exe given in s.Sole. sign, when not nil, signs the
 // .exe files and the .msi. Options that only systemd has (Env, Watchdog,
-// Health, the timeouts, Depends, Section) are refused with an error
+// Health, the timeouts, Depends, Section, User) are refused with an error
 // wrapping ErrUnsupported rather than dropped.
 func BuildMSIFromSpec(ctx context.Context, s Spec, sign *Signing, outDir string) (string, error) {
 	for _, u := range []struct {
@@ -19,7 +19,7 @@ func BuildMSIFromSpec(ctx context.Context, s Spec, sign *Signing, outDir string)
 	}{
 		{len(s.Env) > 0, "env"}, {s.Watchdog != 0, "watchdog"}, {s.Health != "", "health"},
 		{s.StartTimeout != 0, "start-timeout"}, {s.StopTimeout != 0, "stop-timeout"},
-		{len(s.Depends) > 0, "depends"}, {s.Section != "", "section"},
+		{len(s.Depends) > 0, "depends"}, {s.Section != "", "section"}, {s.User, "user"},
 	} {
 		if u.set {
 			return "", &Error{Field: u.field, Reason: fmt.Sprintf("%v in an .msi: it is a systemd or Linux package option", ErrUnsupported)}

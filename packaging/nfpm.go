@@ -151,15 +151,11 @@ func (p *plan) nfpmInfo(work, format string) (*nfpm.Info, error) {
 		return nil, err
 	}
 	info.Depends = deps
-	unitDir := "/usr/lib/systemd/system/"
-	if format == "deb" {
-		unitDir = "/lib/systemd/system/" // where debhelper 13.11 and bookworm's lintian want it
-	}
 	f, err := write("unit", unitText)
 	if err != nil {
 		return nil, err
 	}
-	add(f, unitDir+s.Name+".service", "", 0o644)
+	add(f, p.unitPath(format), "", 0o644)
 	for _, c := range s.Configs {
 		typ := files.TypeConfig // a conffile
 		if format == "rpm" {
@@ -193,7 +189,11 @@ func (p *plan) nfpmInfo(work, format string) (*nfpm.Info, error) {
 	}
 	switch format {
 	case "deb":
-		ds, err := NewDebScripts(s.Name)
+		newScripts := NewDebScripts
+		if s.User {
+			newScripts = NewDebUserScripts
+		}
+		ds, err := newScripts(s.Name)
 		if err != nil {
 			return nil, specErr("name", "%v", err)
 		}
@@ -238,7 +238,11 @@ func (p *plan) nfpmInfo(work, format string) (*nfpm.Info, error) {
 			info.Contents = append(info.Contents, &files.Content{Destination: d, Type: files.TypeDir,
 				FileInfo: &files.ContentFileInfo{Mode: 0o755, MTime: p.date, Owner: "root", Group: "root"}})
 		}
-		rs, err := NewRPMScripts(s.Name)
+		newScripts := NewRPMScripts
+		if s.User {
+			newScripts = NewRPMUserScripts
+		}
+		rs, err := newScripts(s.Name)
 		if err != nil {
 			return nil, specErr("name", "%v", err)
 		}
@@ -331,15 +335,19 @@ func debVersion(info *nfpm.Info) string {
 }
 
 func (p *plan) longDescription() string {
-	if p.wrap {
-		return fmt.Sprintf("This package runs %s as the systemd service %s.service under sole run: "+
-			"one instance at a time (the lock /run/sole/%s/%s.pid), readiness reported to systemd "+
-			"once the program runs under the lock, signals forwarded, no restart loop when another "+
-			"instance already runs.", p.exe, p.s.Name, p.s.Name, p.s.Name)
+	kind := "systemd service"
+	if p.s.User {
+		kind = "systemd user service, enabled for every user,"
 	}
-	return fmt.Sprintf("This package runs %s as the systemd service %s.service. The program "+
-		"holds its own single-instance lock (/run/sole/%s/%s.pid) and reports readiness to "+
-		"systemd once it holds it.", p.exe, p.s.Name, p.s.Name, p.s.Name)
+	if p.wrap {
+		return fmt.Sprintf("This package runs %s as the %s %s.service under sole run: "+
+			"one instance at a time (the lock %s), readiness reported to systemd "+
+			"once the program runs under the lock, signals forwarded, no restart loop when another "+
+			"instance already runs.", p.exe, kind, p.s.Name, p.lockPath())
+	}
+	return fmt.Sprintf("This package runs %s as the %s %s.service. The program "+
+		"holds its own single-instance lock (%s) and reports readiness to "+
+		"systemd once it holds it.", p.exe, kind, p.s.Name, p.lockPath())
 }
 
 // manPage is a short section 8 page: how the program runs as a service.
@@ -357,7 +365,11 @@ func (p *plan) manPage() string {
 	fmt.Fprintf(&b, ".SH NAME\n%s \\- %s\n", esc(p.exe), esc(p.s.Description))
 	b.WriteString(".SH SYNOPSIS\n")
 	if p.wrap {
-		fmt.Fprintf(&b, ".B systemctl start %s\n", esc(p.s.Name))
+		user := ""
+		if p.s.User {
+			user = "\\-\\-user "
+		}
+		fmt.Fprintf(&b, ".B systemctl %sstart %s\n", user, esc(p.s.Name))
 	} else {
 		fmt.Fprintf(&b, ".B %s\n.RB [ run | status ]\n", esc(p.exe))
 	}
@@ -365,10 +377,10 @@ func (p *plan) manPage() string {
 	b.WriteString(esc(p.longDescription()) + "\n")
 	b.WriteString(".PP\n")
 	fmt.Fprintf(&b, "The service starts when the package is installed and restarts once when it is upgraded. "+
-		"Control it with systemctl start, stop, restart and status %s.\n", esc(p.s.Name))
+		"Control it with systemctl %sstart, stop, restart and status %s.\n", map[bool]string{true: "\\-\\-user "}[p.s.User], esc(p.s.Name))
 	b.WriteString(".SH FILES\n")
-	fmt.Fprintf(&b, ".TP\n.I /lib/systemd/system/%s.service\nThe systemd unit.\n", esc(p.s.Name))
-	fmt.Fprintf(&b, ".TP\n.I /run/sole/%s/%s.pid\nThe single-instance lock: the holder's PID and name.\n", esc(p.s.Name), esc(p.s.Name))
+	fmt.Fprintf(&b, ".TP\n.I %s\nThe systemd unit.\n", esc(p.unitPath("deb")))
+	fmt.Fprintf(&b, ".TP\n.I %s\nThe single-instance lock: the holder's PID and name.\n", esc(p.lockPath()))
 	for _, c := range p.s.Configs {
 		fmt.Fprintf(&b, ".TP\n.I %s\nConfiguration.\n", esc(c.Dest))
 	}

@@ -71,15 +71,72 @@ fi
 `
 )
 
-// NewDebScripts returns the maintainer scripts for the service name (its
-// unit is name.service): dh_installsystemd's, and in postrm on remove the
-// removal of the service's lock directory (see NewRPMScripts).
-func NewDebScripts(name string) (DebScripts, error) {
+// The parts of dh_installsystemduser (debhelper 13.11) for a user unit:
+// enabled globally for every user (systemctl --global), restarted in the
+// running user managers, stopped in them on remove. #UNIT# is the unit
+// file's name.
+const (
+	debUserEnable = `if [ "$1" = "configure" ] || [ "$1" = "abort-upgrade" ] || [ "$1" = "abort-deconfigure" ] || [ "$1" = "abort-remove" ] ; then
+	if [ -z "${DPKG_ROOT:-}" ] ; then
+		# The unit is unmasked (older tools masked units on removal).
+		deb-systemd-helper --user unmask #UNIT# >/dev/null || true
+
+		# was-enabled is true on a first installation: enable the unit
+		# for every user then; on upgrades, honour the choice made.
+		if deb-systemd-helper --quiet --user was-enabled #UNIT# ; then
+			deb-systemd-helper --user enable #UNIT# >/dev/null || true
+		else
+			deb-systemd-helper --user update-state #UNIT# >/dev/null || true
+		fi
+	fi
+fi
+`
+	debUserRestart = `if [ "$1" = "configure" ] || [ "$1" = "abort-upgrade" ] || [ "$1" = "abort-deconfigure" ] || [ "$1" = "abort-remove" ] ; then
+	if [ -z "${DPKG_ROOT:-}" ] && [ -d /run/systemd/system ]; then
+		systemctl --global daemon-reload >/dev/null || true
+		# (Re)start in the user managers that run.
+		deb-systemd-invoke --user restart #UNIT# >/dev/null || true
+	fi
+fi
+`
+	debUserStop = `if [ -z "${DPKG_ROOT:-}" ] && [ "$1" = remove ] && [ -d /run/systemd/system ] ; then
+	deb-systemd-invoke --user stop #UNIT# >/dev/null || true
+fi
+`
+	debUserReload = `if [ -z "${DPKG_ROOT:-}" ] && [ "$1" = remove ] && [ -d /run/systemd/system ] ; then
+	systemctl --global daemon-reload >/dev/null || true
+fi
+`
+	debUserPurge = `if [ "$1" = "purge" ]; then
+	if [ -z "${DPKG_ROOT:-}" ] && [ -x "/usr/bin/deb-systemd-helper" ] ; then
+		deb-systemd-helper --user purge #UNIT# >/dev/null || true
+	fi
+fi
+`
+)
+
+// NewDebUserScripts returns the maintainer scripts for the per-user
+// service name (a user unit, /usr/lib/systemd/user/name.service), doing
+// what dh_installsystemduser of debhelper 13.11 does: enable it for every
+// user, restart it in the running user managers on install and upgrade,
+// stop it there on remove, purge the enablement state on purge. A user
+// service's lock lives in each user's $XDG_RUNTIME_DIR, which goes at
+// logout: there is no lock directory to clean up.
+func NewDebUserScripts(name string) (DebScripts, error) {
 	if err := pidlock.ValidName(name); err != nil {
 		return DebScripts{}, fmt.Errorf("packaging: %w", err)
 	}
-	unit := name + ".service"
-	script := func(parts ...string) string {
+	script := debScript(name + ".service")
+	return DebScripts{
+		Postinst: script(debUserEnable, debUserRestart),
+		Prerm:    script(debUserStop),
+		Postrm:   script(debUserReload, debUserPurge),
+	}, nil
+}
+
+// debScript returns a function joining parts into a script for unit.
+func debScript(unit string) func(parts ...string) string {
+	return func(parts ...string) string {
 		var b strings.Builder
 		b.WriteString("#!/bin/sh\nset -e\n")
 		for _, p := range parts {
@@ -89,6 +146,16 @@ func NewDebScripts(name string) (DebScripts, error) {
 		}
 		return b.String()
 	}
+}
+
+// NewDebScripts returns the maintainer scripts for the service name (its
+// unit is name.service): dh_installsystemd's, and in postrm on remove the
+// removal of the service's lock directory (see NewRPMScripts).
+func NewDebScripts(name string) (DebScripts, error) {
+	if err := pidlock.ValidName(name); err != nil {
+		return DebScripts{}, fmt.Errorf("packaging: %w", err)
+	}
+	script := debScript(name + ".service")
 	return DebScripts{
 		Postinst: script(debEnable, debRestart),
 		Prerm:    script(debStop),

@@ -44,6 +44,12 @@ func TestDebScriptsMatchDebhelper(t *testing.T) {
 		"stop":    {debStop, "prerm-systemd-restart", map[string]string{"#UNITFILES#": unit}},
 		"reload":  {debReload, "postrm-systemd-reload-only", map[string]string{"#UNITFILES#": unit}},
 		"purge":   {debPurge, "postrm-systemd", map[string]string{"#UNITFILES#": unit}},
+
+		"user enable":  {debUserEnable, "postinst-systemd-user-enable", map[string]string{"#UNITFILE#": unit}},
+		"user restart": {debUserRestart, "postinst-systemd-user-restart", map[string]string{"#UNITFILES#": unit}},
+		"user stop":    {debUserStop, "prerm-systemd-user-stop", map[string]string{"#UNITFILES#": unit}},
+		"user reload":  {debUserReload, "postrm-systemd-user-reload-only", map[string]string{"#UNITFILES#": unit}},
+		"user purge":   {debUserPurge, "postrm-systemd-user", map[string]string{"#UNITFILES#": unit}},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {

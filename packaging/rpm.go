@@ -54,6 +54,52 @@ fi
 `
 )
 
+// The user parts: %systemd_user_post, %systemd_user_preun and
+// %systemd_user_postun_with_restart, with the commands of the macros
+// before systemd-update-helper as the fallback (which did not restart
+// user units on upgrade).
+const (
+	rpmUserPost = `if [ $1 -eq 1 ] && [ -x "/usr/lib/systemd/systemd-update-helper" ]; then
+    # Initial installation
+    /usr/lib/systemd/systemd-update-helper install-user-units #UNIT# || :
+elif [ $1 -eq 1 ]; then
+    # Initial installation, systemd before 249
+    systemctl --global preset #UNIT# >/dev/null 2>&1 || :
+fi
+`
+	rpmUserPreun = `if [ $1 -eq 0 ] && [ -x "/usr/lib/systemd/systemd-update-helper" ]; then
+    # Package removal, not upgrade
+    /usr/lib/systemd/systemd-update-helper remove-user-units #UNIT# || :
+elif [ $1 -eq 0 ]; then
+    # Package removal, systemd before 249
+    systemctl --global disable #UNIT# >/dev/null 2>&1 || :
+fi
+`
+	rpmUserPostun = `if [ $1 -ge 1 ] && [ -x "/usr/lib/systemd/systemd-update-helper" ]; then
+    # Package upgrade, not uninstall
+    /usr/lib/systemd/systemd-update-helper mark-restart-user-units #UNIT# || :
+fi
+`
+)
+
+// NewRPMUserScripts returns the scriptlets for the per-user service name:
+// those of %systemd_user_post, %systemd_user_preun and
+// %systemd_user_postun_with_restart.
+func NewRPMUserScripts(name string) (RPMScripts, error) {
+	if err := pidlock.ValidName(name); err != nil {
+		return RPMScripts{}, fmt.Errorf("packaging: %w", err)
+	}
+	unit := name + ".service"
+	script := func(macro, part string) string {
+		return fmt.Sprintf("# Added by sole: %s %s (systemd's rpm macros)\n", macro, unit) + strings.ReplaceAll(part, "#UNIT#", unit)
+	}
+	return RPMScripts{
+		Post:   script("%systemd_user_post", rpmUserPost),
+		Preun:  script("%systemd_user_preun", rpmUserPreun),
+		Postun: script("%systemd_user_postun_with_restart", rpmUserPostun),
+	}, nil
+}
+
 // lockDirCleanup removes the service's lock directory once the package is
 // removed and the service stopped (the unit keeps it across stops with
 // RuntimeDirectoryPreserve=yes), but only while nobody holds the lock:

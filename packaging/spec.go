@@ -63,6 +63,10 @@ type Spec struct {
 	Health       string
 	StartTimeout time.Duration
 	StopTimeout  time.Duration
+	// User makes a per-user service (a user unit, enabled for every user,
+	// run by each user's systemd --user; its lock in $XDG_RUNTIME_DIR)
+	// instead of a system one. Not in an .msi.
+	User bool
 	// Mode says how the service runs the program. Default ModeAuto.
 	Mode Mode
 	// Sole is a sole binary for the target (GOOS and Arch), shipped in the
@@ -157,6 +161,30 @@ type plan struct {
 func (p *plan) programPath() string { return "/usr/sbin/" + p.exe }
 func (p *plan) solePath() string    { return "/usr/lib/" + p.s.Name + "/sole" }
 func (p *plan) docDir() string      { return "/usr/share/doc/" + p.s.Name }
+
+// unitPath is where the unit goes: /lib/systemd/system in a .deb (where
+// debhelper 13.11 and bookworm's lintian want system units),
+// /usr/lib/systemd/system in an .rpm, /usr/lib/systemd/user for a user
+// unit in either.
+func (p *plan) unitPath(format string) string {
+	switch {
+	case p.s.User:
+		return "/usr/lib/systemd/user/" + p.s.Name + ".service"
+	case format == "deb":
+		return "/lib/systemd/system/" + p.s.Name + ".service"
+	}
+	return "/usr/lib/systemd/system/" + p.s.Name + ".service"
+}
+
+// lockPath is the lock's path on the target ($XDG_RUNTIME_DIR for a user
+// service).
+func (p *plan) lockPath() string {
+	dir := "/run"
+	if p.s.User {
+		dir = "$XDG_RUNTIME_DIR"
+	}
+	return dir + "/sole/" + p.s.Name + "/" + p.s.Name + ".pid"
+}
 
 // newPlan validates s for a package for goos.
 func newPlan(s Spec, goos string) (*plan, error) {
@@ -371,6 +399,7 @@ func (p *plan) unit() (unit.Description, error) {
 	d := unit.Description{
 		Name:         p.s.Name,
 		Description:  p.s.Description,
+		User:         p.s.User,
 		Env:          p.s.Env,
 		Watchdog:     p.s.Watchdog,
 		StartTimeout: p.s.StartTimeout,
@@ -378,7 +407,7 @@ func (p *plan) unit() (unit.Description, error) {
 	}
 	if p.wrap {
 		d.Exec = p.solePath()
-		d.Args = unit.SoleRunArgs(p.s.Name, false, false, p.s.Health, append([]string{p.programPath()}, p.s.Args...))
+		d.Args = unit.SoleRunArgs(p.s.Name, p.s.User, false, p.s.Health, append([]string{p.programPath()}, p.s.Args...))
 	} else {
 		d.Exec = p.programPath()
 		d.Args = []string{"run"}

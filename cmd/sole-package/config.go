@@ -145,9 +145,6 @@ func parseConfig(data []byte) (cfg config, err error) {
 
 // spec turns the merged options into a packaging.Spec.
 func (c config) spec() (packaging.Spec, *packaging.Signing, string, error) {
-	if c.User {
-		return packaging.Spec{}, nil, "", errors.New("user: a package installs a system service; per-user services are not packaged (install one with sole install --user)")
-	}
 	mode, err := packaging.ParseMode(c.Mode)
 	if err != nil {
 		return packaging.Spec{}, nil, "", err
@@ -159,7 +156,7 @@ func (c config) spec() (packaging.Spec, *packaging.Signing, string, error) {
 		Section: c.Section, Env: c.Env, Depends: c.Depends,
 		Watchdog: time.Duration(c.Watchdog), Health: c.Health,
 		StartTimeout: time.Duration(c.StartTimeout), StopTimeout: time.Duration(c.StopTimeout),
-		Mode: mode, Sole: c.Sole, NoStrip: c.NoStrip,
+		Mode: mode, Sole: c.Sole, NoStrip: c.NoStrip, User: c.User,
 	}
 	for _, f := range c.Configs {
 		s.Configs = append(s.Configs, packaging.File{Src: f.Src, Dest: f.Dest})

@@ -84,7 +84,7 @@ func newFlags(o *opts) *flag.FlagSet {
 	fs.Var((*durationValue)(&c.StopTimeout), "stop-timeout", "time to exit after SIGTERM `DUR` (default 30s)")
 	fs.StringVar(&c.Mode, "mode", "", "auto, runtime (the program is built on sole's runtime.Main) or wrap (run it under sole run) (default auto)")
 	fs.StringVar(&c.Sole, "sole", "", "a sole binary for the target, shipped for wrapped programs (default: the sole running this)")
-	fs.BoolVar(&c.User, "user", false, "a per-user service: not supported in packages (see docs/packaging.md)")
+	fs.BoolVar(&c.User, "user", false, "a per-user service (a user unit enabled for every user) instead of a system one")
 	fs.BoolVar(&c.NoStrip, "no-strip", false, "ship ELF binaries with their symbol table")
 	fs.StringVar(&c.Sign.Cert, "sign-cert", "", "PEM certificate `FILE`: Authenticode-sign the .exe and .msi")
 	fs.StringVar(&c.Sign.Key, "sign-key", "", "PEM private key `FILE` for --sign-cert")

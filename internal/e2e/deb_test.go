@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/solehq/sole/internal/systemdtest"
 )
@@ -256,4 +257,48 @@ func TestDebWrappedProgram(t *testing.T) {
 // build` does by default: the packager strips it.
 func buildUnstripped(t *testing.T, pkg string) string {
 	return build(t, pkg)
+}
+
+// TestDebUserService: a per-user service's .deb enables the user unit for
+// every user (systemctl --global) and starts it in the user managers that
+// run (here root's user@0); remove stops it there; purge leaves nothing.
+func TestDebUserService(t *testing.T) {
+	packager := build(t, "cmd/sole-package")
+	sole := build(t, "cmd/sole")
+	script := filepath.Join(t.TempDir(), "uticker.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nexec sleep infinity\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	deb := buildDeb(t, packager, "--name", "uticker", "--version", "0.1", "--binary", script, "--user",
+		"--sole", sole, "--maintainer", "Sole Test <test@example.com>", "--license", "0BSD", "--description", "ticking script")
+
+	g := bootForDeb(t)
+	g.must("systemctl", "start", "user@0.service")
+	userEnv := []string{"XDG_RUNTIME_DIR=/run/user/0", "HOME=/root"}
+	urun := func(args ...string) (string, int) { return g.run("env", append(userEnv, args...)...) }
+	waitFor(t, 20*time.Second, "root's user manager", func() bool {
+		out, _ := urun("systemctl", "--user", "is-system-running")
+		return strings.HasPrefix(out, "running") || strings.HasPrefix(out, "degraded")
+	})
+	g.CopyFile(t, deb, "/root/uticker.deb", 0o644)
+	before := g.snapshot()
+	g.must("dpkg", "-i", "/root/uticker.deb")
+	if _, code := g.run("test", "-L", "/etc/systemd/user/default.target.wants/uticker.service"); code != 0 {
+		t.Fatal("dpkg -i did not enable the user unit for every user")
+	}
+	waitFor(t, 10*time.Second, "uticker active in root's user manager", func() bool {
+		out, _ := urun("systemctl", "--user", "is-active", "uticker.service")
+		return strings.TrimSpace(out) == "active"
+	})
+	if out, code := urun("/usr/lib/uticker/sole", "status", "--scope", "user", "uticker"); code != 0 || !strings.Contains(out, "uticker is running") {
+		t.Fatalf("status: exit %d: %s", code, out)
+	}
+	g.must("dpkg", "-r", "uticker")
+	if out, _ := urun("systemctl", "--user", "is-active", "uticker.service"); strings.TrimSpace(out) == "active" {
+		t.Fatal("dpkg -r left the user service running")
+	}
+	g.must("dpkg", "-P", "uticker")
+	if left := diff(before, g.snapshot()); len(left) > 0 {
+		t.Fatalf("dpkg -P left behind: %q", left)
+	}
 }
