@@ -311,8 +311,8 @@ func TestBuildRPM(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := baseSpec()
-	s.Mode = ModeWrap // the runtime program under sole run: both binaries ship
-	s.Sole = bins.sole
+	s.Binary, s.Sole = bins.stranger, bins.sole // wrapped: both binaries ship
+	s.Name = "hellod"
 	s.Configs = []File{{conf, "/etc/hellod/greeting"}}
 	r, err := BuildRPM(s, t.TempDir())
 	if err != nil {
@@ -323,7 +323,7 @@ func TestBuildRPM(t *testing.T) {
 	}
 	files := strings.Fields(run(t, "rpm", "-qpl", r))
 	// The package owns its own directories, so that rpm -e removes them.
-	want := []string{"/etc/hellod", "/etc/hellod/greeting", "/usr/lib/hellod", "/usr/lib/hellod/sole", "/usr/lib/systemd/system/hellod.service", "/usr/sbin/hellod", "/usr/share/doc/hellod", "/usr/share/doc/hellod/copyright", "/usr/share/man/man8/hellod.8.gz"}
+	want := []string{"/etc/hellod", "/etc/hellod/greeting", "/usr/lib/hellod", "/usr/lib/hellod/sole", "/usr/lib/systemd/system/hellod.service", "/usr/sbin/stranger", "/usr/share/doc/hellod", "/usr/share/doc/hellod/copyright", "/usr/share/man/man8/stranger.8.gz"}
 	if !reflect.DeepEqual(files, want) {
 		t.Errorf("rpm -qpl:\n%q\nwant\n%q", files, want)
 	}
@@ -440,7 +440,7 @@ func TestReproducible(t *testing.T) {
 				t.Setenv("SOURCE_DATE_EPOCH", epoch)
 				s := baseSpec()
 				s.Date = time.Time{}
-				s.Mode, s.Sole = ModeWrap, bins.sole
+				s.Binary, s.Sole = bins.stranger, bins.sole
 				f := BuildDeb
 				if format == "rpm" {
 					f = BuildRPM
@@ -510,6 +510,7 @@ func TestSpecErrors(t *testing.T) {
 		"runtime with args":     {func(s *Spec) { s.Args = []string{"-v"} }, "args"},
 		"runtime with health":   {func(s *Spec) { s.Health = "true"; s.Watchdog = time.Second }, "health"},
 		"runtime mode stranger": {func(s *Spec) { s.Binary, s.Mode = bins.stranger, ModeRuntime }, "mode"},
+		"wrap mode runtime":     {func(s *Spec) { s.Mode, s.Sole = ModeWrap, bins.sole }, "mode"},
 		"wrap without sole":     {func(s *Spec) { s.Binary = bins.stranger }, "sole"},
 		"sole not sole":         {func(s *Spec) { s.Binary, s.Sole = bins.stranger, bins.hellod }, "sole"},
 		"watchdog no health":    {func(s *Spec) { s.Binary, s.Sole, s.Watchdog = bins.stranger, bins.sole, time.Second }, "watchdog"},
@@ -610,5 +611,61 @@ func TestVersions(t *testing.T) {
 	}
 	if err := exec.Command("dpkg", "--compare-versions", "1.2.3~rc1-1", "lt", "1.2.3-1").Run(); err != nil {
 		t.Error("a prerelease does not sort before its release")
+	}
+}
+
+// TestCrossArch packages an arm64 program on this (amd64) machine: the
+// architecture comes from the ELF header, in each format's spelling. An
+// arm64 binary with a symbol table needs a strip for arm64: without one
+// the error says what to do.
+func TestCrossArch(t *testing.T) {
+	needTools(t, "dpkg-deb", "rpm")
+	dir := t.TempDir()
+	build := func(out string, ldflags string) string {
+		p := filepath.Join(dir, out)
+		cmd := exec.Command("go", "build", "-ldflags="+ldflags, "-o", p, "github.com/solehq/sole/cmd/hellod")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go build: %v\n%s", err, b)
+		}
+		return p
+	}
+	stripped := build("hellod", "-s -w")
+	s := baseSpec()
+	s.Binary = stripped
+	deb, err := BuildDeb(s, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := strings.TrimSpace(run(t, "dpkg-deb", "-f", deb, "Architecture")); a != "arm64" || !strings.HasSuffix(deb, "_arm64.deb") {
+		t.Errorf("deb: Architecture %q, file %s", a, filepath.Base(deb))
+	}
+	s.Arch = "aarch64" // rpm's spelling is taken too
+	r, err := BuildRPM(s, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := run(t, "rpm", "-qp", "--qf", "%{ARCH}", r); a != "aarch64" {
+		t.Errorf("rpm: ARCH %q", a)
+	}
+
+	s = baseSpec()
+	s.Binary = build("hellod-unstripped", "")
+	_, err = BuildDeb(s, t.TempDir())
+	if _, lerr := exec.LookPath("aarch64-linux-gnu-strip"); lerr == nil {
+		if err != nil {
+			t.Fatalf("with aarch64-linux-gnu-strip installed: %v", err)
+		}
+		return
+	}
+	if err == nil {
+		t.Skip("this machine's strip handles arm64 (binutils-multiarch)")
+	}
+	if msg := err.Error(); !strings.Contains(msg, "--no-strip") || !strings.Contains(msg, `-ldflags="-s -w"`) || strings.Contains(msg, "\n") {
+		t.Errorf("error %q: want one line naming the ways out", msg)
+	}
+	s.NoStrip = true
+	if _, err := BuildDeb(s, t.TempDir()); err != nil {
+		t.Errorf("--no-strip: %v", err)
 	}
 }

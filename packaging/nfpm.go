@@ -276,7 +276,7 @@ func (p *plan) stripped(work, src string, b binary) (string, error) {
 		if err == nil {
 			return dst, nil
 		}
-		tried = append(tried, fmt.Sprintf("%s: %v: %s", tool, err, strings.TrimSpace(string(out))))
+		tried = append(tried, fmt.Sprintf("%s: %v: %s", tool, err, strings.Join(strings.Fields(string(out)), " ")))
 	}
 	if len(tried) == 0 {
 		return "", fmt.Errorf("package: %s has a symbol table and binutils' strip is not installed (Debian package binutils, or binutils-multiarch for other architectures): install it, build with -ldflags=\"-s -w\", or ship it unstripped with --no-strip", src)

@@ -103,7 +103,8 @@ const (
 	// holds its own lock and reports readiness itself.
 	ModeRuntime
 	// ModeWrap runs the program under `sole run`, with the sole binary
-	// shipped in the package.
+	// shipped in the package. Refused for a program built on
+	// runtime.Main, which takes its own lock.
 	ModeWrap
 )
 
@@ -299,6 +300,9 @@ func newPlan(s Spec, goos string) (*plan, error) {
 			return nil, specErr("mode", "runtime, but %s is not built on sole's runtime.Main (it does not print %q for --sole-main)", s.Binary, "sole runtime.Main v1...")
 		}
 	case ModeWrap:
+		if bin.main {
+			return nil, specErr("mode", "wrap, but %s is built on sole's runtime.Main, which takes its own lock: under sole run it would find that lock taken and exit 75; use mode auto or runtime", s.Binary)
+		}
 		p.wrap = true
 	default:
 		return nil, specErr("mode", "%v is not a mode", s.Mode)
