@@ -193,6 +193,13 @@ func BuildMSI(ctx context.Context, m MSI, outDir string) (string, error) {
 			return "", errors.New("packaging: msi: osslsigncode not found: install the Debian package osslsigncode")
 		}
 	}
+	// The tools run in the staging directory: a relative outDir would
+	// name another place there. The path returned keeps the caller's
+	// spelling.
+	given := outDir
+	if outDir, err = filepath.Abs(outDir); err != nil {
+		return "", fmt.Errorf("packaging: msi: %w", err)
+	}
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return "", fmt.Errorf("packaging: msi: %w", err)
 	}
@@ -289,7 +296,7 @@ func BuildMSI(ctx context.Context, m MSI, outDir string) (string, error) {
 	if err := os.Rename(built, final); err != nil {
 		return "", fmt.Errorf("packaging: msi: %w", err)
 	}
-	return final, nil
+	return filepath.Join(given, filepath.Base(final)), nil
 }
 
 // msiStageHook, when set (by tests), sees the staging directory before it
