@@ -247,7 +247,7 @@ func TestBuildDeb(t *testing.T) {
 				t.Errorf("files:\n%q\nwant:\n%q", names, want)
 			}
 			// The unit is the one the same description renders.
-			d := unit.Description{Name: s.Name, Description: s.Description, User: s.User, Env: s.Env, Watchdog: s.Watchdog, Exec: "/usr/sbin/" + tt.exe, Args: tt.wantArgs}
+			d := unit.Description{Name: s.Name, Description: s.Description, Documentation: []string{"man:" + tt.exe + "(8)"}, User: s.User, Env: s.Env, Watchdog: s.Watchdog, Exec: "/usr/sbin/" + tt.exe, Args: tt.wantArgs}
 			if tt.wrap {
 				d.Exec = "/usr/lib/" + s.Name + "/sole"
 			}

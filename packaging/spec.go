@@ -177,6 +177,16 @@ func (p *plan) unitPath(format string) string {
 	return "/usr/lib/systemd/system/" + p.s.Name + ".service"
 }
 
+// documentation is the unit's Documentation=: the package's manual page,
+// and the homepage when it is a web address.
+func (p *plan) documentation() []string {
+	docs := []string{"man:" + p.exe + "(8)"}
+	if h := p.s.Homepage; (strings.HasPrefix(h, "https://") || strings.HasPrefix(h, "http://")) && !strings.ContainsAny(h, " \t\"'\\") {
+		docs = append(docs, h)
+	}
+	return docs
+}
+
 // lockPath is the lock's path on the target ($XDG_RUNTIME_DIR for a user
 // service).
 func (p *plan) lockPath() string {
@@ -401,13 +411,14 @@ func newPlan(s Spec, goos string) (*plan, error) {
 // package's paths.
 func (p *plan) unit() (unit.Description, error) {
 	d := unit.Description{
-		Name:         p.s.Name,
-		Description:  p.s.Description,
-		User:         p.s.User,
-		Env:          p.s.Env,
-		Watchdog:     p.s.Watchdog,
-		StartTimeout: p.s.StartTimeout,
-		StopTimeout:  p.s.StopTimeout,
+		Name:          p.s.Name,
+		Description:   p.s.Description,
+		Documentation: p.documentation(),
+		User:          p.s.User,
+		Env:           p.s.Env,
+		Watchdog:      p.s.Watchdog,
+		StartTimeout:  p.s.StartTimeout,
+		StopTimeout:   p.s.StopTimeout,
 	}
 	if p.wrap {
 		d.Exec = p.solePath()

@@ -55,6 +55,7 @@ type systemdData struct {
 	User               bool
 	Name               string // safe as is: letters, digits, ._@-
 	Description        string
+	Documentation      string // space-separated URIs, "" for none
 	StartLimitInterval string
 	StartLimitBurst    int
 	NotifyAccess       string
@@ -88,6 +89,7 @@ func SystemdUnit(d Description) ([]byte, error) {
 		User:               d.User,
 		Name:               d.Name,
 		Description:        escapeSpecifiers(desc),
+		Documentation:      escapeSpecifiers(strings.Join(d.Documentation, " ")),
 		StartLimitBurst:    d.StartLimitBurst,
 		NotifyAccess:       d.NotifyAccess,
 		ExitAlreadyRunning: ExitAlreadyRunning,

@@ -61,6 +61,12 @@ type Description struct {
 	// DisplayName, else Name, without leading and trailing spaces (which
 	// systemd would drop anyway). DisplayName follows the same rules.
 	Description string
+	// Documentation lists URIs of the program's documentation (systemd
+	// Documentation=, shown by systemctl status and help): each starts
+	// with http://, https://, file:, info: or man: and has no spaces,
+	// quotes, backslashes or control characters. launchd has no
+	// equivalent.
+	Documentation []string
 	// Exec is the absolute, clean path of the program to run (path.Clean
 	// leaves it unchanged). Beyond what Args allows, it may not contain
 	// tabs, quotes or backslashes (systemd refuses them in the program path:
@@ -189,6 +195,11 @@ func (d *Description) Validate() error {
 	if err := checkLine("description", d.Description); err != nil {
 		return err
 	}
+	for i, u := range d.Documentation {
+		if err := checkDocURI(fmt.Sprintf("documentation[%d]", i), u); err != nil {
+			return err
+		}
+	}
 	if err := checkPath("exec", d.Exec); err != nil {
 		return err
 	}
@@ -292,6 +303,26 @@ func checkName(name string) error {
 	}
 	if strings.HasSuffix(name, "@") {
 		return fieldErr(field, "%s ends in '@', which would make a systemd template unit", show(name))
+	}
+	return nil
+}
+
+// checkDocURI checks a Documentation= URI: systemd takes the schemes
+// below and splits the value at whitespace.
+func checkDocURI(field, u string) error {
+	ok := false
+	for _, scheme := range []string{"http://", "https://", "file:", "info:", "man:"} {
+		if strings.HasPrefix(u, scheme) && len(u) > len(scheme) {
+			ok = true
+		}
+	}
+	if !ok {
+		return fieldErr(field, "%s: want a URI starting with http://, https://, file:, info: or man:", show(u))
+	}
+	if i := strings.IndexFunc(u, func(r rune) bool {
+		return r <= ' ' || r == 0x7f || r == '"' || r == '\'' || r == '\\' || r == utf8.RuneError || unicode.IsSpace(r) || unicode.IsControl(r)
+	}); i >= 0 {
+		return fieldErr(field, "%s has %s at byte %d, which a Documentation= URI cannot hold", show(u), showRune(u, i), i)
 	}
 	return nil
 }

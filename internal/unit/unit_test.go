@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -76,7 +77,8 @@ func goldenCases() []goldenCase {
 			name: "runas-workdir",
 			d: Description{
 				Name: "worker@1", DisplayName: "Worker one", Description: "Queue worker",
-				Exec: "/usr/bin/worker", Args: []string{"--queue", "jobs"},
+				Documentation: []string{"man:worker(8)", "https://example.com/worker?q=100%"},
+				Exec:          "/usr/bin/worker", Args: []string{"--queue", "jobs"},
 				RunAs: "svc-worker", WorkingDirectory: "/var/lib/worker 1", LogDir: "/var/log/acme",
 			},
 		},
@@ -211,7 +213,7 @@ func checkSystemdUnit(d Description, out []byte) error {
 		return nil
 	}
 	allowed := map[string]bool{
-		"Unit.Description": true, "Unit.After": true, "Unit.StartLimitIntervalSec": true, "Unit.StartLimitBurst": true,
+		"Unit.Description": true, "Unit.Documentation": true, "Unit.After": true, "Unit.StartLimitIntervalSec": true, "Unit.StartLimitBurst": true,
 		"Service.Type": true, "Service.NotifyAccess": true, "Service.ExecStart": true, "Service.ExecReload": true,
 		"Service.Restart": true, "Service.RestartSec": true, "Service.RestartPreventExitStatus": true,
 		"Service.TimeoutStartSec": true, "Service.TimeoutStopSec": true, "Service.WatchdogSec": true,
@@ -224,6 +226,22 @@ func checkSystemdUnit(d Description, out []byte) error {
 		}
 	}
 
+	docs := u.values("Unit", "Documentation")
+	switch {
+	case len(d.Documentation) == 0 && len(docs) != 0:
+		return fmt.Errorf("Documentation=%q, want none", docs)
+	case len(d.Documentation) > 0:
+		if len(docs) != 1 {
+			return fmt.Errorf("Documentation= appears %d times, want once", len(docs))
+		}
+		v, err := expandSpecifiers(docs[0], rt)
+		if err != nil {
+			return fmt.Errorf("Documentation=: %v", err)
+		}
+		if got := strings.Fields(v); !slices.Equal(got, d.Documentation) {
+			return fmt.Errorf("Documentation= reads %q, want %q", got, d.Documentation)
+		}
+	}
 	desc, err := one("Unit", "Description")
 	if err != nil {
 		return err
@@ -436,6 +454,10 @@ func TestValidateRefuses(t *testing.T) {
 		{"trailing backslash and space", func(d *Description) { d.Description = `a\ ` }, "ends in a backslash"},
 		{"FFFE in description", func(d *Description) { d.Description = "a\ufffe" }, "U+FFFE"},
 		{"invalid utf8 description", func(d *Description) { d.Description = "\xc3" }, "not valid UTF-8"},
+		{"documentation scheme", func(d *Description) { d.Documentation = []string{"ftp://x"} }, `unit: documentation[0]: "ftp://x": want a URI starting with`},
+		{"documentation space", func(d *Description) { d.Documentation = []string{"man:a b"} }, `has ' ' (U+0020) at byte 5`},
+		{"documentation bare", func(d *Description) { d.Documentation = []string{"man:"} }, "want a URI"},
+		{"documentation quote", func(d *Description) { d.Documentation = []string{"ok:", `https://a"b`} }, "documentation[0]"},
 		{"empty exec", func(d *Description) { d.Exec = "" }, "unit: exec: empty"},
 		{"relative exec", func(d *Description) { d.Exec = "bin/myd" }, `unit: exec: "bin/myd" is not an absolute path`},
 		{"bare exec", func(d *Description) { d.Exec = "myd" }, "not an absolute path"},
