@@ -38,7 +38,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func linuxBins(t *testing.T) {
+func linuxBins(t testing.TB) {
 	t.Helper()
 	bins.once.Do(func() {
 		if bins.dir, bins.err = os.MkdirTemp("", "sole-packaging-test-"); bins.err != nil {

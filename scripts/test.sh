@@ -135,6 +135,7 @@ tier_fuzz() {
 	go test -run='^$' -fuzz='^FuzzSystemdUnit$' -fuzztime="$t" -fuzzminimizetime=5s ./internal/unit
 	go test -run='^$' -fuzz='^FuzzParseConfig$' -fuzztime="$t" ./cmd/sole-package
 	go test -run='^$' -fuzz='^FuzzParseIDT$' -fuzztime="$t" ./packaging
+	go test -run='^$' -fuzz='^FuzzSpec$' -fuzztime="$t" ./packaging
 }
 
 tier_wine() {
