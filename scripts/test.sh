@@ -76,6 +76,7 @@ tier_lint() {
 		echo "gofmt would change: $bad"
 		return 1
 	fi
+	go mod tidy -diff
 	go vet ./...
 	if ! command -v staticcheck >/dev/null || [ "$(staticcheck -version 2>/dev/null | awk '{print $2}')" != "$STATICCHECK_VERSION" ]; then
 		go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
