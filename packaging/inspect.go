@@ -83,21 +83,16 @@ func inspect(path string) (binary, error) {
 			}
 		}
 	case magic[0] == 'M' && magic[1] == 'Z':
-		b.format = "pe"
-		pf, err := pe.NewFile(f)
+		b.format, b.goos = "pe", "windows"
+		m, err := peMachine(path)
 		if err != nil {
-			return binary{}, &os.PathError{Op: "package", Path: path, Err: fmt.Errorf("bad PE file: %w", err)}
+			return binary{}, &os.PathError{Op: "package", Path: path, Err: err}
 		}
-		b.goos = "windows"
-		switch pf.Machine {
-		case pe.IMAGE_FILE_MACHINE_AMD64:
-			b.arch = "amd64"
-		case pe.IMAGE_FILE_MACHINE_I386:
-			b.arch = "386"
-		case pe.IMAGE_FILE_MACHINE_ARM64:
-			b.arch = "arm64"
+		switch m {
+		case pe.IMAGE_FILE_MACHINE_AMD64, pe.IMAGE_FILE_MACHINE_I386, pe.IMAGE_FILE_MACHINE_ARM64:
+			b.arch = peArchName(m)
 		default:
-			return binary{}, &os.PathError{Op: "package", Path: path, Err: fmt.Errorf("a Windows binary for machine %#x, which sole cannot package", pf.Machine)}
+			return binary{}, &os.PathError{Op: "package", Path: path, Err: fmt.Errorf("a Windows binary for %s, which sole cannot package", peArchName(m))}
 		}
 	case magic[0] == '#' && magic[1] == '!':
 		b.format = "script"
@@ -218,4 +213,48 @@ func stripTools(arch string) []string {
 		tools = append(tools, triplet+"-strip")
 	}
 	return append(tools, "strip")
+}
+
+// peMachine reads a PE executable's machine type.
+func peMachine(path string) (uint16, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	if !fi.Mode().IsRegular() {
+		return 0, fmt.Errorf("%s is not a regular file", path)
+	}
+	var mz [2]byte
+	if _, err := io.ReadFull(f, mz[:]); err != nil || string(mz[:]) != "MZ" {
+		return 0, fmt.Errorf("%s is not a Windows executable (no MZ header)", path)
+	}
+	pf, err := pe.NewFile(f)
+	if err != nil {
+		return 0, fmt.Errorf("%s is not a Windows executable: %w", path, err)
+	}
+	defer pf.Close()
+	if pf.Characteristics&pe.IMAGE_FILE_EXECUTABLE_IMAGE == 0 || pf.Characteristics&pe.IMAGE_FILE_DLL != 0 {
+		return 0, fmt.Errorf("%s is not a Windows executable (a DLL or an object file)", path)
+	}
+	return pf.Machine, nil
+}
+
+// peArchName names a PE machine type in Go\'s spelling.
+func peArchName(m uint16) string {
+	switch m {
+	case pe.IMAGE_FILE_MACHINE_AMD64:
+		return "amd64"
+	case pe.IMAGE_FILE_MACHINE_I386:
+		return "386"
+	case pe.IMAGE_FILE_MACHINE_ARM64:
+		return "arm64"
+	case pe.IMAGE_FILE_MACHINE_ARMNT:
+		return "arm"
+	}
+	return fmt.Sprintf("machine 0x%04x", m)
 }

@@ -337,7 +337,7 @@ func planMSI(m MSI) (*msiPlan, error) {
 	if m.Program == "" {
 		return nil, errors.New("packaging: msi: no program")
 	}
-	machine, err := msiPEMachine(m.Program)
+	machine, err := peMachine(m.Program)
 	if err != nil {
 		return nil, fmt.Errorf("packaging: msi: program: %w", err)
 	}
@@ -347,7 +347,7 @@ func planMSI(m MSI) (*msiPlan, error) {
 	case pe.IMAGE_FILE_MACHINE_I386:
 		p.Arch, p.ProgramFilesFolder = "x86", "ProgramFilesFolder"
 	default:
-		return nil, fmt.Errorf("packaging: msi: program %s: a PE for %s; MSI packages are built for amd64 (x64) and 386 (x86) programs only", m.Program, msiMachineName(machine))
+		return nil, fmt.Errorf("packaging: msi: program %s: a PE for %s; MSI packages are built for amd64 (x64) and 386 (x86) programs only", m.Program, peArchName(machine))
 	}
 	// A product code of its own for each name, version and architecture
 	// (what Product Id="*" gives too, but random): the same inputs give
@@ -400,12 +400,12 @@ func planMSI(m MSI) (*msiPlan, error) {
 	if m.Sole == "" {
 		args = append(args, "run")
 	} else {
-		machine, err := msiPEMachine(m.Sole)
+		machine, err := peMachine(m.Sole)
 		if err != nil {
 			return nil, fmt.Errorf("packaging: msi: sole: %w", err)
 		}
 		if want := map[bool]uint16{true: pe.IMAGE_FILE_MACHINE_AMD64, false: pe.IMAGE_FILE_MACHINE_I386}[p.Win64]; machine != want {
-			return nil, fmt.Errorf("packaging: msi: sole %s: a PE for %s, the program one for %s: they must match", m.Sole, msiMachineName(machine), msiMachineName(want))
+			return nil, fmt.Errorf("packaging: msi: sole %s: a PE for %s, the program one for %s: they must match", m.Sole, peArchName(machine), peArchName(want))
 		}
 		if strings.EqualFold(progName, "sole.exe") {
 			return nil, errors.New(`packaging: msi: program file name "sole.exe": clashes with sole's own in the wrapped package`)
@@ -570,49 +570,6 @@ func msiDest(dest string) ([]string, error) {
 		}
 	}
 	return parts, nil
-}
-
-// msiPEMachine reads a PE executable's machine type.
-func msiPEMachine(path string) (uint16, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return 0, err
-	}
-	if !fi.Mode().IsRegular() {
-		return 0, fmt.Errorf("%s is not a regular file", path)
-	}
-	var mz [2]byte
-	if _, err := io.ReadFull(f, mz[:]); err != nil || string(mz[:]) != "MZ" {
-		return 0, fmt.Errorf("%s is not a Windows executable (no MZ header)", path)
-	}
-	pf, err := pe.NewFile(f)
-	if err != nil {
-		return 0, fmt.Errorf("%s is not a Windows executable: %w", path, err)
-	}
-	defer pf.Close()
-	if pf.Characteristics&pe.IMAGE_FILE_EXECUTABLE_IMAGE == 0 || pf.Characteristics&pe.IMAGE_FILE_DLL != 0 {
-		return 0, fmt.Errorf("%s is not a Windows executable (a DLL or an object file)", path)
-	}
-	return pf.Machine, nil
-}
-
-func msiMachineName(m uint16) string {
-	switch m {
-	case pe.IMAGE_FILE_MACHINE_AMD64:
-		return "amd64"
-	case pe.IMAGE_FILE_MACHINE_I386:
-		return "386"
-	case pe.IMAGE_FILE_MACHINE_ARM64:
-		return "arm64"
-	case pe.IMAGE_FILE_MACHINE_ARMNT:
-		return "arm"
-	}
-	return fmt.Sprintf("machine 0x%04x", m)
 }
 
 // msiEscapeArg quotes s as syscall.EscapeArg does on Windows (which

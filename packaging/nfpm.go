@@ -187,25 +187,24 @@ func (p *plan) nfpmInfo(work, format string) (*nfpm.Info, error) {
 		f := filepath.Join(scripts, name)
 		return f, os.WriteFile(f, []byte(text), 0o755)
 	}
+	post, preun, postun, err := p.scripts(format)
+	if err != nil {
+		return nil, specErr("name", "%v", err)
+	}
+	for _, sc := range []struct {
+		dst        *string
+		name, text string
+	}{
+		{&info.Scripts.PostInstall, "postinst", post},
+		{&info.Scripts.PreRemove, "prerm", preun},
+		{&info.Scripts.PostRemove, "postrm", postun},
+	} {
+		if *sc.dst, err = script(sc.name, sc.text); err != nil {
+			return nil, err
+		}
+	}
 	switch format {
 	case "deb":
-		newScripts := NewDebScripts
-		if s.User {
-			newScripts = NewDebUserScripts
-		}
-		ds, err := newScripts(s.Name)
-		if err != nil {
-			return nil, specErr("name", "%v", err)
-		}
-		if info.Scripts.PostInstall, err = script("postinst", ds.Postinst); err != nil {
-			return nil, err
-		}
-		if info.Scripts.PreRemove, err = script("prerm", ds.Prerm); err != nil {
-			return nil, err
-		}
-		if info.Scripts.PostRemove, err = script("postrm", ds.Postrm); err != nil {
-			return nil, err
-		}
 		ch, err := gz([]byte(p.debChangelog(debVersion(info))))
 		if err != nil {
 			return nil, err
@@ -237,23 +236,6 @@ func (p *plan) nfpmInfo(work, format string) (*nfpm.Info, error) {
 		for _, d := range dirs {
 			info.Contents = append(info.Contents, &files.Content{Destination: d, Type: files.TypeDir,
 				FileInfo: &files.ContentFileInfo{Mode: 0o755, MTime: p.date, Owner: "root", Group: "root"}})
-		}
-		newScripts := NewRPMScripts
-		if s.User {
-			newScripts = NewRPMUserScripts
-		}
-		rs, err := newScripts(s.Name)
-		if err != nil {
-			return nil, specErr("name", "%v", err)
-		}
-		if info.Scripts.PostInstall, err = script("post", rs.Post); err != nil {
-			return nil, err
-		}
-		if info.Scripts.PreRemove, err = script("preun", rs.Preun); err != nil {
-			return nil, err
-		}
-		if info.Scripts.PostRemove, err = script("postun", rs.Postun); err != nil {
-			return nil, err
 		}
 	}
 	return info, nil
@@ -314,6 +296,26 @@ func (p *plan) depends(format string) ([]string, error) {
 // version is the upstream version written into the package.
 func (p *plan) version() string {
 	return strings.ReplaceAll(strings.TrimPrefix(p.s.Version, "v"), "-", "~")
+}
+
+// scripts are the package's maintainer scripts (.deb) or scriptlets
+// (.rpm), for a system or a user unit: what runs after install, before
+// removal and after removal.
+func (p *plan) scripts(format string) (post, preun, postun string, err error) {
+	if format == "deb" {
+		newScripts := NewDebScripts
+		if p.s.User {
+			newScripts = NewDebUserScripts
+		}
+		ds, err := newScripts(p.s.Name)
+		return ds.Postinst, ds.Prerm, ds.Postrm, err
+	}
+	newScripts := NewRPMScripts
+	if p.s.User {
+		newScripts = NewRPMUserScripts
+	}
+	rs, err := newScripts(p.s.Name)
+	return rs.Post, rs.Preun, rs.Postun, err
 }
 
 // debVersion is the version nfpm writes into a .deb's control file.

@@ -77,6 +77,17 @@ func diff(a, b []string) []string {
 	return d
 }
 
+// leftNothing fails the test if the guest has files and directories that
+// it did not have in before (a snapshot), once systemd has forgotten the
+// removed units.
+func (g guest) leftNothing(before []string, what string) {
+	g.t.Helper()
+	g.must("systemctl", "daemon-reload")
+	if left := diff(before, g.snapshot()); len(left) > 0 {
+		g.t.Fatalf("%s left behind: %q", what, left)
+	}
+}
+
 // starts counts how often systemd has started unit (its "Started" lines).
 func (g guest) starts(unit string) int {
 	g.t.Helper()
@@ -104,7 +115,7 @@ func (g guest) statusOf(sole, name string) (string, int) {
 // used to read the lock.
 func TestDebUnderSystemd(t *testing.T) {
 	packager := build(t, "cmd/sole-package")
-	hellod := buildUnstripped(t, "cmd/hellod")
+	hellod := build(t, "cmd/hellod") // with its symbol table: the packager strips it
 	dir := t.TempDir()
 	greeting := filepath.Join(dir, "greeting")
 	if err := os.WriteFile(greeting, []byte("hello from the package\n"), 0o644); err != nil {
@@ -196,10 +207,7 @@ func TestDebUnderSystemd(t *testing.T) {
 
 	// Purge: nothing left behind, outside dpkg's own records.
 	g.must("dpkg", "-P", "hellod")
-	g.must("systemctl", "daemon-reload")
-	if left := diff(before, g.snapshot()); len(left) > 0 {
-		t.Fatalf("dpkg -P left behind: %q", left)
-	}
+	g.leftNothing(before, "dpkg -P")
 	if out, code := g.run("dpkg-query", "-W", "hellod"); code == 0 {
 		t.Fatalf("dpkg still knows hellod: %s", out)
 	}
@@ -211,7 +219,7 @@ func TestDebUnderSystemd(t *testing.T) {
 // finds the lock.
 func TestDebWrappedProgram(t *testing.T) {
 	packager := build(t, "cmd/sole-package")
-	sole := buildUnstripped(t, "cmd/sole")
+	sole := build(t, "cmd/sole") // with its symbol table: the packager strips it
 	script := filepath.Join(t.TempDir(), "ticker")
 	if err := os.WriteFile(script, []byte("#!/bin/sh\n# A daemon that knows nothing of sole.\necho \"ticker $*\"\nexec sleep infinity\n"), 0o755); err != nil {
 		t.Fatal(err)
@@ -244,19 +252,7 @@ func TestDebWrappedProgram(t *testing.T) {
 		t.Fatalf("a second ticker by hand: exit %d, want 75: %s", code, out)
 	}
 	g.must("dpkg", "-P", "ticker")
-	g.must("systemctl", "daemon-reload")
-	if out, code := g.statusOf("/root/nonexistent", "ticker"); code == 0 {
-		t.Fatalf("status after purge: %s", out)
-	}
-	if left := diff(before, g.snapshot()); len(left) > 0 {
-		t.Fatalf("dpkg -P left behind: %q", left)
-	}
-}
-
-// buildUnstripped builds a static binary with its symbol table, as `go
-// build` does by default: the packager strips it.
-func buildUnstripped(t *testing.T, pkg string) string {
-	return build(t, pkg)
+	g.leftNothing(before, "dpkg -P")
 }
 
 // TestDebUserService: a per-user service's .deb enables the user unit for
@@ -273,13 +269,7 @@ func TestDebUserService(t *testing.T) {
 		"--sole", sole, "--maintainer", "Sole Test <test@example.com>", "--license", "0BSD", "--description", "ticking script")
 
 	g := bootForDeb(t)
-	g.must("systemctl", "start", "user@0.service")
-	userEnv := []string{"XDG_RUNTIME_DIR=/run/user/0", "HOME=/root"}
-	urun := func(args ...string) (string, int) { return g.run("env", append(userEnv, args...)...) }
-	waitFor(t, 20*time.Second, "root's user manager", func() bool {
-		out, _ := urun("systemctl", "--user", "is-system-running")
-		return strings.HasPrefix(out, "running") || strings.HasPrefix(out, "degraded")
-	})
+	urun := g.startUserManager()
 	g.CopyFile(t, deb, "/root/uticker.deb", 0o644)
 	before := g.snapshot()
 	g.must("dpkg", "-i", "/root/uticker.deb")
@@ -298,7 +288,5 @@ func TestDebUserService(t *testing.T) {
 		t.Fatal("dpkg -r left the user service running")
 	}
 	g.must("dpkg", "-P", "uticker")
-	if left := diff(before, g.snapshot()); len(left) > 0 {
-		t.Fatalf("dpkg -P left behind: %q", left)
-	}
+	g.leftNothing(before, "dpkg -P")
 }

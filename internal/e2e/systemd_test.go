@@ -328,16 +328,29 @@ func TestSocketActivation(t *testing.T) {
 	g.holderPID("hellod")
 }
 
-// TestUserUnit: `sole install --user` under a real user manager (root's
-// user@0.service in the guest): WantedBy=default.target, the lock under
-// $XDG_RUNTIME_DIR/sole/NAME, start after the lock, status, uninstall.
-func TestUserUnit(t *testing.T) {
-	g := boot(t)
+// startUserManager starts root's user manager (user@0.service) and waits
+// until it runs; it returns a function running a command in root's user
+// session environment (XDG_RUNTIME_DIR, HOME), for systemctl --user.
+func (g guest) startUserManager() func(args ...string) (string, int) {
+	g.t.Helper()
 	g.must("systemctl", "start", "user@0.service")
 	userEnv := []string{"XDG_RUNTIME_DIR=/run/user/0", "HOME=/root"}
 	urun := func(args ...string) (string, int) {
 		return g.run("env", append(userEnv, args...)...)
 	}
+	waitFor(g.t, 20*time.Second, "root's user manager", func() bool {
+		out, _ := urun("systemctl", "--user", "is-system-running")
+		return strings.HasPrefix(out, "running") || strings.HasPrefix(out, "degraded")
+	})
+	return urun
+}
+
+// TestUserUnit: `sole install --user` under a real user manager (root's
+// user@0.service in the guest): WantedBy=default.target, the lock under
+// $XDG_RUNTIME_DIR/sole/NAME, start after the lock, status, uninstall.
+func TestUserUnit(t *testing.T) {
+	g := boot(t)
+	urun := g.startUserManager()
 	umust := func(args ...string) string {
 		t.Helper()
 		out, code := urun(args...)
@@ -346,10 +359,6 @@ func TestUserUnit(t *testing.T) {
 		}
 		return out
 	}
-	waitFor(t, 20*time.Second, "root's user manager", func() bool {
-		out, _ := urun("systemctl", "--user", "is-system-running")
-		return strings.HasPrefix(out, "running") || strings.HasPrefix(out, "degraded")
-	})
 	g.WriteFile(t, "/usr/local/bin/uworker.sh", []byte("#!/bin/sh\nwhile :; do sleep 0.05; done\n"), 0o755)
 	umust("/usr/local/bin/sole", "install", "--user", "--name", "uworker", "--", "/usr/local/bin/uworker.sh")
 	if text := g.must("cat", "/root/.config/systemd/user/uworker.service"); !strings.Contains(text, "WantedBy=default.target") || !strings.Contains(text, "--scope user") {
