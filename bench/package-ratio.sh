@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Times building the example daemon's .deb with `sole package deb` against
-# nfpm's own CLI (v2.45.2, the version sole links) building a .deb of the
-# same files and scripts, both as whole processes, and prints the ratio.
+# nfpm's own CLI (the version sole links, pinned by go.mod's tool
+# directive) building a .deb of the same files and scripts, both as whole
+# processes, and prints the ratio.
 # It also times the .rpm and, when wixl is installed, the .msi, and checks
 # that the sole binary links none of the packaging libraries: its package
 # initialisation (GODEBUG=inittrace=1) is printed beside sole-package's.
@@ -10,7 +11,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-20}
-NFPM_VERSION=v2.45.2
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -19,7 +19,7 @@ go build -trimpath -o "$tmp/sole" ./cmd/sole
 go build -trimpath -o "$tmp/sole-package" ./cmd/sole-package
 # Stripped already, so that neither tool strips: the same bytes go in.
 go build -trimpath -ldflags='-s -w' -o "$tmp/hellod" ./cmd/hellod
-GOBIN="$tmp" go install "github.com/goreleaser/nfpm/v2/cmd/nfpm@$NFPM_VERSION"
+go build -trimpath -o "$tmp/nfpm" github.com/goreleaser/nfpm/v2/cmd/nfpm
 
 # nfpm gets the unit and the maintainer scripts sole writes (taken from a
 # sole-built package), so both build the same package.

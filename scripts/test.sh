@@ -4,17 +4,16 @@
 #   scripts/test.sh            all tiers
 #   TIERS="unit wine" scripts/test.sh   only those tiers
 #
-# It installs what it needs: Debian packages with apt-get when root, Go
-# tools with `go install`. A tier that cannot be set up is skipped with a
-# message, except when CI=true: then it fails.
+# It installs what it needs: Debian packages with apt-get when root. The Go
+# tools it uses (staticcheck, nfpm's CLI for the benchmark) are pinned in
+# go.mod with the `tool` directive and run with `go tool`, so nothing is
+# taken from whatever PATH, GOPATH or GOBIN hold. A tier that cannot be set
+# up is skipped with a message, except when CI=true: then it fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
 
-STATICCHECK_VERSION=2026.2.2
 TIERS=${TIERS:-"lint cross unit fuzz wine bench"}
-GOBIN=$(go env GOPATH)/bin
-export PATH="$GOBIN:$PATH"
 
 failed=()
 skipfile=$(mktemp)
@@ -78,12 +77,11 @@ tier_lint() {
 	fi
 	go mod tidy -diff
 	go vet ./...
-	if ! command -v staticcheck >/dev/null || [ "$(staticcheck -version 2>/dev/null | awk '{print $2}')" != "$STATICCHECK_VERSION" ]; then
-		go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
-	fi
-	staticcheck ./...
-	GOOS=windows staticcheck ./...
-	GOOS=darwin staticcheck ./...
+	# staticcheck is the version go.mod's tool directive pins.
+	go tool staticcheck -version
+	go tool staticcheck ./...
+	GOOS=windows go tool staticcheck ./...
+	GOOS=darwin go tool staticcheck ./...
 	if command -v shellcheck >/dev/null || need_pkgs shellcheck; then
 		shellcheck scripts/*.sh scripts/wine/*.sh bench/*.sh .ci/run
 	else
