@@ -15,6 +15,22 @@ repo=$PWD
 
 TIERS=${TIERS:-"lint cross unit fuzz wine bench"}
 
+# Nothing that `go install` put anywhere is used: GOBIN and GOPATH/bin are
+# dropped from PATH, so a tool the script forgot to pin fails here as it
+# would on a fresh machine, instead of being found by chance.
+strip_path() {
+	local dir=$1 out= d
+	local IFS=:
+	for d in $PATH; do
+		[ -n "$dir" ] && [ "$d" = "$dir" ] && continue
+		out=${out:+$out:}$d
+	done
+	PATH=$out
+}
+strip_path "$(go env GOBIN)"
+for gp in $(go env GOPATH | tr ':' ' '); do strip_path "$gp/bin"; done
+export PATH
+
 failed=()
 skipfile=$(mktemp)
 trap 'rm -f "$skipfile"' EXIT
