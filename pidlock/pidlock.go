@@ -48,6 +48,13 @@ var ErrLocked = errors.New("already locked")
 // ErrNotHeld is returned by Unlock and SetHolder when this Lock is not held.
 var ErrNotHeld = errors.New("lock not held")
 
+// ErrStillHeld is matched by the error of Unlock when this Lock let go of
+// the lock but other processes still hold it through copies of its
+// descriptor (see Fd): a child that inherited it and outlived the process
+// it was handed to. The record is left naming the process it named, and
+// the lock is free once the last copy is closed.
+var ErrStillHeld = errors.New("still held through an inherited descriptor")
+
 // Scope selects the default directory of a named lock and, on Windows, the
 // kernel namespace of its mutex (Local\ for ScopeUser, Global\ for
 // ScopeSystem).
@@ -265,6 +272,8 @@ func (l *Lock) Lock(ctx context.Context) error {
 // when the lock is not held. The record is emptied before the lock is
 // released, and only if the path still names the file this Lock locked; the
 // empty file stays, which readers take as "not running".
+// A process that handed copies of the descriptor (see Fd) to others that
+// may still hold them uses UnlockInherited instead.
 func (l *Lock) Unlock() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -272,6 +281,27 @@ func (l *Lock) Unlock() error {
 		return ErrNotHeld
 	}
 	err := l.release(l.held)
+	l.held = nil
+	return err
+}
+
+// UnlockInherited releases a lock whose descriptor was handed to other
+// processes (see Fd) that may still hold copies of it, which a process
+// cannot see. It closes its descriptor first and empties the record only
+// if it can then take the lock again at once. If it cannot, and the record
+// is still the one this Lock wrote, others hold the lock through inherited
+// copies: the record stays, naming its process, and the error matches
+// ErrStillHeld. If the record changed, a new holder took the lock in
+// between, and the error is nil. Between the close and the new attempt a
+// reader may see the lock free with the record still there (Stale), and a
+// starter in that instant may find the lock taken.
+func (l *Lock) UnlockInherited() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.held == nil {
+		return ErrNotHeld
+	}
+	err := l.releaseInherited(l.held)
 	l.held = nil
 	return err
 }
@@ -343,8 +373,12 @@ func (s State) String() string {
 // Status is the result of Query.
 type Status struct {
 	State State
-	// Holder is the record: the holder when Running, the dead holder's record
-	// when Stale, nil otherwise.
+	// Holder is who holds the lock when Running: the record, or, on Linux,
+	// when the record's process is gone (a command that exited and left
+	// the lock to a child it forked) or the file holds another program's
+	// flock, the process that holds it, with Since the record's time (or
+	// the process's start). When Stale it is the dead holder's record;
+	// nil when Starting or NotRunning.
 	Holder *Holder
 }
 
@@ -352,11 +386,39 @@ type Status struct {
 // it can never make a concurrent TryLock fail. On Linux it reads the kernel's
 // table of locks (/proc/locks); on macOS and the BSDs it asks fcntl(F_GETLK),
 // which sees flock(2) locks there; on Windows it queries the mutex's state.
-// A record that cannot be parsed counts as no record. The error is non-nil
-// only when the state could not be determined (for example /proc is not
-// mounted, or the path is refused).
+// The error is non-nil only when the state could not be determined: /proc
+// is not mounted, the path is refused (as TryLock refuses it), or the file
+// is not a lock file (it holds something other than a record, or has
+// hard links).
 func (l *Lock) Query() (Status, error) {
 	return l.query()
+}
+
+// Holders returns every process that holds the lock, as the kernel
+// reports it, earliest started first: the process that took it and every
+// process that inherited its descriptor (a command run under `sole run`,
+// that command's children, a daemon it forked). Each Holder's Since is the
+// process's start time. The result is:
+//
+//   - holders, nil: those processes hold the lock;
+//   - nil, nil: no process this one may inspect holds it (nobody, or only
+//     processes of other users when this one is not privileged, or of
+//     another PID namespace);
+//   - an error matching errors.ErrUnsupported where the kernel does not say
+//     (every system but Linux, which reads /proc/PID/fdinfo);
+//   - a *PathError when the lock file cannot be read.
+//
+// Holders takes no lock; a process listed may exit at any moment, so a
+// caller that signals one must check again, race-free, that it still
+// holds the lock (as `sole run --replace` does with a pidfd).
+func (l *Lock) Holders() ([]Holder, error) {
+	return l.holders()
+}
+
+// HoldsLock reports whether process pid holds the lock now, as the kernel
+// reports it (Linux); it is false where the kernel does not say.
+func (l *Lock) HoldsLock(pid int) bool {
+	return l.holdsLock(pid)
 }
 
 // The record: "PID\nNAME\n".
@@ -366,6 +428,10 @@ const maxRecord = 4096
 
 // errNoRecord means the file holds no valid record.
 var errNoRecord = errors.New("no record")
+
+// errNotRecord refuses a lock file that holds something other than a
+// record: it is someone's file, not a lock, and is never overwritten.
+var errNotRecord = errors.New("holds data that is not a lock record (pid and process name); refusing to overwrite it")
 
 // formatRecord returns the record naming pid and name. Bytes that would
 // break the format (newline, NUL and other control bytes) become '?'.

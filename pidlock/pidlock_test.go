@@ -302,22 +302,31 @@ func TestQuery(t *testing.T) {
 	}
 }
 
-// TestBadRecords: whatever sits in the file, Query gives an answer (the
-// file is not locked, so: a stale record, or none), TryLock succeeds and
-// replaces it, and nothing panics or hangs.
+// TestBadRecords: whatever sits in the file, Query gives an answer and
+// nothing panics or hangs. An empty file or a record (a dead holder's) is
+// a lock file: TryLock takes it and replaces the record. Anything else is
+// somebody's file, not a lock: Query says so, TryLock refuses it with a
+// *PathError, and its bytes are left exactly as they were.
 func TestBadRecords(t *testing.T) {
 	tests := map[string]struct {
 		content   string
-		wantState State
+		wantState State // for a lock file
+		notLock   bool
 	}{
-		"empty":       {"", NotRunning},
-		"truncated":   {"123", Stale},
-		"binary":      {"\x00\xff\xfe\x01", Stale},
-		"several MB":  {strings.Repeat("1234\n", 1<<20), Stale},
-		"non-numeric": {"abc\nx\n", Stale},
-		"negative":    {"-1\nx\n", Stale},
-		"zero":        {"0\nx\n", Stale},
-		"valid dead":  {"2147483647\nghost\n", Stale},
+		"empty":           {content: "", wantState: NotRunning},
+		"valid dead":      {content: "2147483647\nghost\n", wantState: Stale},
+		"crlf record":     {content: "2147483647\r\nghost\r\n", wantState: Stale},
+		"truncated":       {content: "123", notLock: true},
+		"binary":          {content: "\x00\xff\xfe\x01", notLock: true},
+		"several MB":      {content: strings.Repeat("1234\n", 1<<20), notLock: true},
+		"non-numeric":     {content: "abc\nx\n", notLock: true},
+		"negative":        {content: "-1\nx\n", notLock: true},
+		"zero":            {content: "0\nx\n", notLock: true},
+		"pid only":        {content: "1234\n", notLock: true},
+		"text notes":      {content: "remember the milk\n", notLock: true},
+		"three lines":     {content: "12\nx\ny\n", notLock: true},
+		"name too long":   {content: "12\n" + strings.Repeat("x", 256) + "\n", notLock: true},
+		"nul in the name": {content: "12\nx\x00y\n", notLock: true},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -326,10 +335,24 @@ func TestBadRecords(t *testing.T) {
 				t.Fatal(err)
 			}
 			st, err := l.Query()
+			if tt.notLock {
+				var pe *PathError
+				if !errors.As(err, &pe) || !strings.Contains(err.Error(), "not a lock record") {
+					t.Fatalf("Query = %+v, %v; want a *PathError saying it is not a lock record", st, err)
+				}
+				err := l.TryLock()
+				if !errors.As(err, &pe) || !strings.Contains(err.Error(), "not a lock record") || strings.Contains(err.Error(), "\n") {
+					t.Fatalf("TryLock = %v; want a one-line *PathError saying it is not a lock record", err)
+				}
+				if b, _ := os.ReadFile(l.Path()); string(b) != tt.content {
+					t.Fatalf("the file changed: %q", b)
+				}
+				return
+			}
 			if err != nil || st.State != tt.wantState {
 				t.Fatalf("Query = %+v, %v; want %v", st, err, tt.wantState)
 			}
-			if name == "valid dead" && (st.Holder == nil || st.Holder.Process != "ghost") {
+			if tt.wantState == Stale && (st.Holder == nil || st.Holder.Process != "ghost") {
 				t.Fatalf("stale holder = %+v", st.Holder)
 			}
 			if err := l.TryLock(); err != nil {

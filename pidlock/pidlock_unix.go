@@ -8,9 +8,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/solehq/sole/platform"
 )
 
 // held is a held lock: the open, flock'ed PID file.
@@ -18,7 +21,8 @@ type held struct {
 	f    int // descriptor
 	dev  uint64
 	ino  uint64
-	size int64 // the record's length: 0 while empty
+	size int64  // the record's length: 0 while empty
+	rec  []byte // the record last written
 }
 
 func (h *held) fd() uintptr { return uintptr(h.f) }
@@ -33,10 +37,16 @@ func pathErr(op, path string, err error) error {
 // checkDir refuses a directory that anyone may write to without the sticky
 // bit: there another user could swap the PID file under us.
 func (l *Lock) checkDir() error {
+	return l.checkDirFor(l.cfg.mkdir)
+}
+
+// checkDirFor is checkDir creating a named lock's directory only with
+// create: a query never creates anything.
+func (l *Lock) checkDirFor(create bool) error {
 	dir := filepath.Dir(l.path)
 	var st unix.Stat_t
 	err := unix.Stat(dir, &st)
-	if err != nil && errors.Is(err, unix.ENOENT) && l.cfg.mkdir {
+	if err != nil && errors.Is(err, unix.ENOENT) && create {
 		perm := os.FileMode(0o755)
 		if l.cfg.scope == ScopeUser {
 			perm = 0o700
@@ -81,6 +91,10 @@ func (l *Lock) open() (int, *unix.Stat_t, error) {
 		unix.Close(fd)
 		return -1, nil, pathErr("lock", l.path, err)
 	}
+	if err := checkOwner(l.path, st); err != nil {
+		unix.Close(fd)
+		return -1, nil, pathErr("lock", l.path, err)
+	}
 	if st.Uid == uint32(os.Geteuid()) && st.Mode&0o7777 != 0o644 {
 		// Created under a restrictive umask: make the record readable to
 		// everyone, as a PID file is.
@@ -102,7 +116,26 @@ func describeOpenErr(path string, err error) error {
 	return err
 }
 
-// checkFile refuses anything but a regular file owned by us or by root.
+// checkOwner refuses a file owned by neither this user nor root. Root
+// may also use a file owned by another user when that user owns the
+// directory too: the lock of a service that runs as that user, in the
+// directory its service manager made for it (systemd's RuntimeDirectory=
+// with User=).
+func checkOwner(path string, st *unix.Stat_t) error {
+	uid, me := st.Uid, uint32(os.Geteuid())
+	if uid == 0 || uid == me {
+		return nil
+	}
+	if me == 0 {
+		var dir unix.Stat_t
+		if unix.Stat(filepath.Dir(path), &dir) == nil && dir.Uid == uid {
+			return nil
+		}
+	}
+	return fmt.Errorf("is owned by uid %d, neither this user nor root", uid)
+}
+
+// checkFile refuses anything but a regular file with one link.
 func checkFile(st *unix.Stat_t) error {
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFREG:
@@ -113,8 +146,27 @@ func checkFile(st *unix.Stat_t) error {
 	default:
 		return errors.New("is not a regular file")
 	}
-	if uid := st.Uid; uid != 0 && uid != uint32(os.Geteuid()) {
-		return fmt.Errorf("is owned by uid %d, neither this user nor root", uid)
+	if st.Nlink > 1 {
+		// Another name for the same data: truncating the record would
+		// truncate that file too.
+		return hardLinks(uint64(st.Nlink))
+	}
+	return nil
+}
+
+func hardLinks(n uint64) error {
+	return fmt.Errorf("has %d hard links; a lock file has one, so this is not a lock file", n)
+}
+
+// checkContent refuses a file whose data is neither empty nor a record:
+// it is not a lock file, and taking it would overwrite someone's data.
+func checkContent(fd int) error {
+	r := record{fd: fd}
+	if err := r.read(); err != nil {
+		return err
+	}
+	if len(r.raw) != 0 && r.holder == nil {
+		return errNotRecord
 	}
 	return nil
 }
@@ -166,8 +218,13 @@ func (l *Lock) tryOnce() (*held, error) {
 		}
 		h := &held{f: fd, dev: uint64(st.Dev), ino: st.Ino, size: st.Size}
 		// Clear whatever a dead holder left, at once, so that no reader
-		// takes its record for ours.
+		// takes its record for ours; but only a record: anything else is
+		// someone's file, not a lock, and is left as it is.
 		if h.size != 0 {
+			if err := checkContent(fd); err != nil {
+				unix.Close(fd)
+				return nil, pathErr("lock", l.path, err)
+			}
 			if err := unix.Ftruncate(fd, 0); err != nil {
 				unix.Close(fd)
 				return nil, pathErr("truncate", l.path, err)
@@ -199,6 +256,7 @@ func (l *Lock) writeRecord(h *held, pid int) error {
 	n, err := unix.Pwrite(h.f, rec, 0)
 	if n > 0 {
 		h.size = int64(n)
+		h.rec = rec[:n]
 	}
 	if err == nil && n != len(rec) {
 		err = errors.New("short write")
@@ -228,13 +286,153 @@ func (l *Lock) release(h *held) error {
 	return err
 }
 
-// lockedError builds the error for a lock held by someone else.
+// releaseInherited releases a lock whose descriptor may have been copied
+// to other processes: it closes its own copy, then empties the record only
+// if it can take the lock again at once on the same file, which proves no
+// copy is left. Taking it again makes a starter that comes in that
+// instant fail as if the lock were still held, as one would while the
+// record is emptied under the lock in release.
+func (l *Lock) releaseInherited(h *held) error {
+	if err := unix.Close(h.f); err != nil {
+		return pathErr("unlock", l.path, err)
+	}
+	if h.size == 0 {
+		return nil
+	}
+	fd, err := unix.Open(l.path, unix.O_RDWR|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil // gone or replaced: nothing of ours to empty
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || uint64(st.Dev) != h.dev || st.Ino != h.ino {
+		return nil
+	}
+	for {
+		err = unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	r := record{fd: fd}
+	if err == unix.EWOULDBLOCK {
+		if r.read() == nil && string(r.raw) == string(h.rec) {
+			return pathErr("unlock", l.path, ErrStillHeld)
+		}
+		return nil // a new holder's
+	}
+	if err != nil {
+		return pathErr("unlock", l.path, err)
+	}
+	// Ours again: empty what we (or a holder since, now dead) wrote.
+	if r.read() == nil && r.holder != nil {
+		if err := unix.Ftruncate(fd, 0); err != nil {
+			return pathErr("unlock", l.path, err)
+		}
+	}
+	return nil
+}
+
+// lockedError builds the error for a lock held by someone else. An empty
+// record is a holder still starting; a record whose process does not hold
+// the lock (a command that exited and left the lock to a child it forked)
+// is replaced by the process the kernel says holds it, where it can tell.
 func (l *Lock) lockedError() error {
 	e := &LockedError{Path: l.path}
-	if rec, err := l.readRecord(); err == nil {
-		e.Holder = rec.holder
+	if rec, err := l.readRecord(); err == nil && len(rec.raw) != 0 {
+		st := resolve(rec, true)
+		e.Holder = st.Holder
 	}
 	return e
+}
+
+// resolve is the state of a lock whose record r was read and whose file
+// is locked or not. A record counts if its process exists and did not
+// start after the record was written. Where the kernel says who holds a
+// lock (Linux), a record that does not count (its command exited and left
+// the lock to a child it forked) and data that is not a record (another
+// program's flock) give way to the process that does hold the lock.
+//
+// The kernel is asked only then: reading a process's /proc/PID/fdinfo
+// holds a reference to its open files for a moment, which can delay the
+// release of its lock, so a query of an ordinary holder, or of one still
+// starting, must not do it, lest a starter racing with a release fail.
+func resolve(r *record, locked bool) Status {
+	switch {
+	case !locked && len(r.raw) != 0:
+		return Status{State: Stale, Holder: r.holder}
+	case !locked:
+		return Status{State: NotRunning}
+	case len(r.raw) == 0:
+		// A holder that has not written its record yet.
+		return Status{State: Starting}
+	case r.holder != nil && plausible(r.holder):
+		return Status{State: Running, Holder: r.holder}
+	}
+	if canListHolders {
+		if hs, _ := holdersOf(r.dev, r.ino); len(hs) > 0 {
+			h := hs[0]
+			if r.holder != nil {
+				// The record's process left the lock to another: name
+				// that one, holding the lock taken when the record was
+				// written.
+				h.Since = r.holder.Since
+			}
+			return Status{State: Running, Holder: &h}
+		}
+	}
+	// Locked, and the record names a process that is gone or started
+	// after it was written: a dead holder's leftovers that the new holder
+	// has not cleared yet.
+	return Status{State: Starting}
+}
+
+// holdersOf lists the holders of the file dev/ino, earliest started first.
+func holdersOf(dev, ino uint64) ([]Holder, error) {
+	pids, err := listHolders(dev, ino)
+	if err != nil {
+		return nil, err
+	}
+	hs := make([]Holder, 0, len(pids))
+	for _, pid := range pids {
+		h := Holder{PID: pid, Process: recordName(pid)}
+		if t, err := platform.ProcessStartTime(pid); err == nil {
+			h.Since = t
+		}
+		hs = append(hs, h)
+	}
+	sort.SliceStable(hs, func(i, j int) bool {
+		if !hs[i].Since.Equal(hs[j].Since) {
+			return hs[i].Since.Before(hs[j].Since)
+		}
+		return hs[i].PID < hs[j].PID
+	})
+	return hs, nil
+}
+
+// holdsLock implements HoldsLock.
+func (l *Lock) holdsLock(pid int) bool {
+	var st unix.Stat_t
+	if unix.Stat(l.path, &st) != nil {
+		return false
+	}
+	return holdsLock(pid, uint64(st.Dev), st.Ino)
+}
+
+// holders implements Holders.
+func (l *Lock) holders() ([]Holder, error) {
+	r, err := l.readRecord()
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	hs, err := holdersOf(r.dev, r.ino)
+	if err != nil {
+		return nil, pathErr("holders", l.path, err)
+	}
+	return hs, nil
 }
 
 // record is what a reader read.
@@ -242,6 +440,7 @@ type record struct {
 	fd     int
 	dev    uint64
 	ino    uint64
+	nlink  uint64
 	holder *Holder // nil: no valid record
 	raw    []byte
 }
@@ -284,7 +483,7 @@ func (l *Lock) openRecord() (*record, error) {
 		unix.Close(fd)
 		return nil, pathErr("read record", l.path, checkFile(&st))
 	}
-	r := &record{fd: fd, dev: uint64(st.Dev), ino: st.Ino}
+	r := &record{fd: fd, dev: uint64(st.Dev), ino: st.Ino, nlink: uint64(st.Nlink)}
 	if err := r.read(); err != nil {
 		unix.Close(fd)
 		return nil, pathErr("read record", l.path, err)
@@ -327,6 +526,14 @@ func (r *record) read() error {
 // query implements Query: read the record, ask the kernel whether the file
 // is locked, then read the record again; if it changed, look again.
 func (l *Lock) query() (Status, error) {
+	// A directory a start would refuse is refused here too; a missing one
+	// holds no lock.
+	if err := l.checkDirFor(false); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return Status{State: NotRunning}, nil
+		}
+		return Status{}, err
+	}
 	for range 100 {
 		r, err := l.openRecord()
 		if err != nil {
@@ -353,21 +560,14 @@ func (l *Lock) query() (Status, error) {
 		if unix.Lstat(l.path, &cur) != nil || uint64(cur.Dev) != r.dev || cur.Ino != r.ino {
 			continue // released and replaced while we looked
 		}
-		switch {
-		case locked && r.holder != nil && !plausible(r.holder):
-			// Locked, and the record names a process that is gone or
-			// started after it was written: a dead holder's leftovers
-			// that the new holder has not cleared yet.
-			return Status{State: Starting}, nil
-		case locked && r.holder != nil:
-			return Status{State: Running, Holder: r.holder}, nil
-		case locked:
-			return Status{State: Starting}, nil
-		case len(r.raw) != 0:
-			return Status{State: Stale, Holder: r.holder}, nil
-		default:
-			return Status{State: NotRunning}, nil
+		if !locked && len(r.raw) != 0 && r.holder == nil {
+			// Nobody holds it and it is not a record: not a lock file.
+			return Status{}, pathErr("query", l.path, errNotRecord)
 		}
+		if r.nlink > 1 {
+			return Status{}, pathErr("query", l.path, hardLinks(r.nlink))
+		}
+		return resolve(r, locked), nil
 	}
 	return Status{}, pathErr("query", l.path, errors.New("the record keeps changing"))
 }

@@ -139,6 +139,10 @@ func (l *Lock) acquire(ctx context.Context, block bool) (*held, error) {
 		}
 		return nil, pathErr("lock", l.path, err)
 	}
+	if err := l.checkExisting(); err != nil {
+		l.release(h)
+		return nil, err
+	}
 	if !l.cfg.deferRecord {
 		if err := l.writeRecord(h, os.Getpid()); err != nil {
 			l.release(h)
@@ -297,4 +301,44 @@ func (l *Lock) query() (Status, error) {
 		return Status{State: Stale, Holder: h}, nil
 	}
 	return Status{State: NotRunning}, nil
+}
+
+// checkExisting refuses a PID file that is neither missing, empty nor a
+// record: writing the record (a rename over it) would destroy someone's
+// file.
+func (l *Lock) checkExisting() error {
+	f, err := os.Open(l.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return pathErr("lock", l.path, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return pathErr("lock", l.path, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return pathErr("lock", l.path, errors.New("is not a regular file"))
+	}
+	b := make([]byte, maxRecord+1)
+	n, _ := io.ReadFull(f, b)
+	if n == 0 {
+		return nil
+	}
+	if _, _, err := parseRecord(b[:n]); err != nil {
+		return pathErr("lock", l.path, errNotRecord)
+	}
+	return nil
+}
+
+func (l *Lock) holdsLock(int) bool { return false }
+
+// releaseInherited: a mutex cannot be inherited; it is an ordinary release.
+func (l *Lock) releaseInherited(h *held) error { return l.release(h) }
+
+// holders: Windows does not say which processes own a mutex by name.
+func (l *Lock) holders() ([]Holder, error) {
+	return nil, pathErr("holders", l.path, fmt.Errorf("listing a lock's holders on windows: %w", errors.ErrUnsupported))
 }

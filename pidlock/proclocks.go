@@ -1,7 +1,9 @@
 package pidlock
 
-// procLocksHas reports whether the text of /proc/locks lists a granted
-// exclusive FLOCK on the file major:minor:ino. Lines look like
+// procLocksHas reports whether the text of /proc/locks (or the "lock:"
+// lines of /proc/PID/fdinfo/FD, without their prefix) lists a granted FLOCK
+// on the file major:minor:ino, exclusive (WRITE) or shared (READ): either
+// keeps an exclusive flock from being taken. Lines look like
 //
 //	1: FLOCK  ADVISORY  WRITE 1234 00:1a:5678 0 EOF
 //	1: -> FLOCK  ADVISORY  WRITE 4321 00:1a:5678 0 EOF
@@ -18,7 +20,7 @@ func procLocksHas(b []byte, major, minor uint32, ino uint64) bool {
 		}
 		f := fields(line, 8)
 		// id: [->] class mode type pid dev:ino start end
-		if len(f) < 6 || f[1] != "FLOCK" || f[3] != "WRITE" {
+		if len(f) < 6 || f[1] != "FLOCK" || (f[3] != "WRITE" && f[3] != "READ") {
 			continue
 		}
 		if ma, mi, in, ok := parseDevIno(f[5]); ok && ma == major && mi == minor && in == ino {

@@ -24,7 +24,7 @@ func TestProcLocksHas(t *testing.T) {
 		"held flock":         {0xfd, 1, 5678, true},
 		"big device and ino": {0x103, 0xa, 123456789012, true},
 		"waiter only":        {0xfd, 1, 9999, false},
-		"shared only":        {0xfd, 1, 4242, false},
+		"shared flock":       {0xfd, 1, 4242, true},
 		"posix lock":         {0, 0x1a, 1001, false},
 		"ofd lock":           {0xfd, 1, 3333, false},
 		"other device":       {0xfe, 1, 5678, false},
@@ -46,7 +46,7 @@ func TestProcLocksHas(t *testing.T) {
 func refProcLocksHas(text string, major, minor uint32, ino uint64) bool {
 	for _, line := range strings.Split(text, "\n") {
 		f := strings.FieldsFunc(line, func(r rune) bool { return r == ' ' || r == '\t' })
-		if len(f) < 6 || f[1] != "FLOCK" || f[3] != "WRITE" {
+		if len(f) < 6 || f[1] != "FLOCK" || (f[3] != "WRITE" && f[3] != "READ") {
 			continue
 		}
 		p := strings.Split(f[5], ":")

@@ -52,3 +52,11 @@ func processStartTime(pid int) (time.Time, error) {
 func systemLockDir() (string, error) { return "/var/run/sole", nil }
 
 func serviceManager() Manager { return ManagerLaunchd }
+
+func processFamily(pid int) (ppid, pgid int, err error) {
+	kp, err := kinfoProc(pid)
+	if err != nil {
+		return 0, 0, err
+	}
+	return int(kp.Eproc.Ppid), int(kp.Eproc.Pgid), nil
+}

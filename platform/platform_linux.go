@@ -77,38 +77,79 @@ func readProc(pid int, file string) ([]byte, error) {
 	return nil, fmt.Errorf("pid %d exists but is not visible in /proc: %w", pid, err)
 }
 
+// statInfo is what sole reads from /proc/PID/stat.
+type statInfo struct {
+	ppid, pgrp int    // fields 4 and 5
+	startTicks uint64 // field 22, clock ticks since boot
+}
+
 // parseStat returns the starttime field (field 22, clock ticks since boot)
-// of the contents of /proc/PID/stat, which are
+// of the contents of /proc/PID/stat; see parseStatInfo.
+func parseStat(b []byte) (startTicks uint64, err error) {
+	si, err := parseStatInfo(b)
+	return si.startTicks, err
+}
+
+// parseStatInfo parses the contents of /proc/PID/stat, which are
 //
 //	pid (comm) state ppid pgrp ... starttime ...
 //
 // comm is arbitrary (up to 15 bytes, and it may contain spaces, parentheses
 // and newlines), so the fields are counted from the last ')'.
-func parseStat(b []byte) (startTicks uint64, err error) {
+func parseStatInfo(b []byte) (statInfo, error) {
+	var si statInfo
 	open := bytes.IndexByte(b, '(')
 	end := bytes.LastIndexByte(b, ')')
 	if open < 0 || end < open {
-		return 0, errors.New("no parenthesized command name")
+		return si, errors.New("no parenthesized command name")
 	}
 	pid := bytes.TrimSuffix(b[:open], []byte(" "))
 	if len(pid) == 0 || !isDigits(pid) {
-		return 0, fmt.Errorf("invalid pid field %q", pid)
+		return si, fmt.Errorf("invalid pid field %q", pid)
 	}
 	// Fields 3 (state) onward; starttime is field 22.
 	fields := bytes.Fields(b[end+1:])
 	const i = 22 - 3
 	if len(fields) <= i {
-		return 0, fmt.Errorf("%d fields after the command name, want at least %d", len(fields), i+1)
+		return si, fmt.Errorf("%d fields after the command name, want at least %d", len(fields), i+1)
 	}
-	f := fields[i]
-	if !isDigits(f) {
-		return 0, fmt.Errorf("invalid starttime field %q", f)
+	num := func(k int, name string, bits int) (uint64, error) {
+		f := fields[k-3]
+		if !isDigits(f) {
+			return 0, fmt.Errorf("invalid %s field %q", name, f)
+		}
+		n, err := strconv.ParseUint(string(f), 10, bits)
+		if err != nil {
+			return 0, fmt.Errorf("invalid %s field %q: %w", name, f, err)
+		}
+		return n, nil
 	}
-	n, err := strconv.ParseUint(string(f), 10, 64)
+	start, err := num(22, "starttime", 64)
 	if err != nil {
-		return 0, fmt.Errorf("invalid starttime field %q: %w", f, err)
+		return si, err
 	}
-	return n, nil
+	ppid, err := num(4, "ppid", 31)
+	if err != nil {
+		return si, err
+	}
+	pgrp, err := num(5, "pgrp", 31)
+	if err != nil {
+		return si, err
+	}
+	si.startTicks, si.ppid, si.pgrp = start, int(ppid), int(pgrp)
+	return si, nil
+}
+
+func processFamily(pid int) (ppid, pgid int, err error) {
+	b, err := readProc(pid, "stat")
+	if err != nil {
+		return 0, 0, err
+	}
+	si, err := parseStatInfo(b)
+	if err != nil {
+		return 0, 0, &fs.PathError{Op: "parse", Path: procPath(pid, "stat"), Err: err}
+	}
+	return si.ppid, si.pgrp, nil
 }
 
 // parseBtime returns the boot time, in seconds since the Unix epoch, from

@@ -30,3 +30,5 @@ func processStartTime(int) (time.Time, error) { return time.Time{}, unsupported(
 func systemLockDir() (string, error) { return "/var/run/sole", nil }
 
 func serviceManager() Manager { return ManagerNone }
+
+func processFamily(int) (int, int, error) { return 0, 0, unsupported("process information") }

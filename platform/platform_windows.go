@@ -113,3 +113,7 @@ func windowsUserLockDir(getenv func(string) string) (string, error) {
 }
 
 func serviceManager() Manager { return ManagerWindows }
+
+func processFamily(int) (int, int, error) {
+	return 0, 0, fmt.Errorf("process groups on windows: %w", errors.ErrUnsupported)
+}

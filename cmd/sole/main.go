@@ -16,8 +16,11 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/solehq/sole/pidlock"
 	"github.com/solehq/sole/platform"
@@ -211,21 +214,69 @@ func parseFlags(c *command, fs *flag.FlagSet, args []string, stdout, stderr io.W
 
 // lockFlags are the options that select a lock.
 type lockFlags struct {
-	name  string
-	path  string
-	scope string
+	name, path       string
+	nameSet, pathSet bool
+	scope            string
 }
 
 func (lf *lockFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&lf.name, "name", "", "lock `NAME`, in the scope's directory (default: the command's base name)")
-	fs.StringVar(&lf.path, "lock", "", "lock file `PATH` instead of a name")
+	fs.Var(&stringFlag{&lf.name, &lf.nameSet}, "name", "lock `NAME`, in the scope's directory (default: the command's base name)")
+	fs.Var(&stringFlag{&lf.path, &lf.pathSet}, "lock", "lock file `PATH` instead of a name")
 	fs.StringVar(&lf.scope, "scope", "", "where a named lock lives: `system|user` (default: system for root, user otherwise)")
+}
+
+// stringFlag is a string option that remembers it was given, so that an
+// empty value (--lock "") is an error instead of the default.
+type stringFlag struct {
+	p   *string
+	set *bool
+}
+
+func (f *stringFlag) String() string {
+	if f.p == nil {
+		return ""
+	}
+	return *f.p
+}
+
+func (f *stringFlag) Set(v string) error {
+	if v == "" {
+		return errors.New("must not be empty")
+	}
+	*f.p, *f.set = v, true
+	return nil
+}
+
+// durationFlag is a duration option whose errors say what form is
+// expected: a number with a unit, not negative.
+type durationFlag struct{ p *time.Duration }
+
+func (f durationFlag) String() string {
+	if f.p == nil {
+		return ""
+	}
+	return f.p.String()
+}
+
+func (f durationFlag) Set(v string) error {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		if _, nerr := strconv.ParseFloat(v, 64); nerr == nil {
+			return fmt.Errorf("a duration needs a unit, e.g. %ss, %sms or %sm", v, v, v)
+		}
+		return errors.New("want a duration such as 30s, 1m30s or 500ms")
+	}
+	if d < 0 {
+		return errors.New("must not be negative")
+	}
+	*f.p = d
+	return nil
 }
 
 // open returns the lock the flags select; defaultName is used when neither
 // --name nor --lock is given.
 func (lf *lockFlags) open(defaultName string, opts ...pidlock.Option) (*pidlock.Lock, error) {
-	if lf.name != "" && lf.path != "" {
+	if lf.nameSet && lf.pathSet {
 		return nil, errUsage("--name and --lock cannot be used together")
 	}
 	if lf.scope != "" {
@@ -239,8 +290,11 @@ func (lf *lockFlags) open(defaultName string, opts ...pidlock.Option) (*pidlock.
 		return pidlock.New(lf.path, opts...)
 	}
 	name := lf.name
-	if name == "" {
+	if !lf.nameSet {
 		name = defaultName
+		if err := pidlock.ValidName(name); err != nil {
+			return nil, errUsage(fmt.Sprintf("cannot name the lock after the command: %v; give --name NAME", err))
+		}
 	}
 	if err := pidlock.ValidName(name); err != nil {
 		return nil, errUsage(err.Error())
@@ -273,11 +327,34 @@ func describe(h *pidlock.Holder) string {
 	return fmt.Sprintf("pid %d, %s, since %s", h.PID, h.Process, since(h.Since))
 }
 
-// lockErrorLine words an error from opening or taking a lock.
+// lockErrorLine words an error from opening or taking a lock, on one
+// line: a path with control characters (a newline, say) is quoted.
 func lockErrorLine(err error) string {
 	var pe *pidlock.PathError
 	if errors.As(err, &pe) {
-		return fmt.Sprintf("%s: %v", pe.Path, pe.Err)
+		return fmt.Sprintf("%s: %s", quotePath(pe.Path), oneLine(pe.Err.Error()))
 	}
-	return err.Error()
+	return oneLine(err.Error())
+}
+
+// quotePath returns p as it is, or quoted in Go syntax when it holds
+// anything but printable characters, so that it stays on one line and
+// says exactly which bytes it has.
+func quotePath(p string) string {
+	for _, r := range p {
+		if r < 0x20 || r == 0x7f || r == utf8.RuneError || !unicode.IsPrint(r) && r != ' ' {
+			return strconv.Quote(p)
+		}
+	}
+	return p
+}
+
+// oneLine makes a message one line: control characters become their Go
+// escapes.
+func oneLine(s string) string {
+	if !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return s
+	}
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
 }

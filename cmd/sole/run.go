@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/solehq/sole/pidlock"
-	"github.com/solehq/sole/platform"
 )
 
 var runCmd = &command{
@@ -23,11 +22,14 @@ var runCmd = &command{
 
 If another process holds the lock, sole exits 75 at once with one line
 naming the holder; --wait waits for it instead, and --replace stops it first.
-COMMAND gets sole's standard input, output and error; SIGINT, SIGTERM,
-SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 sent to sole are forwarded to it; sole
-exits with its status (128+N if it died of signal N) and releases the lock.
-COMMAND inherits the lock, so even if sole is killed, no second COMMAND
-starts until it exits.`,
+COMMAND runs in a process group of its own, in the terminal's foreground
+when sole is; it gets sole's standard input, output and error. SIGTERM,
+SIGINT and SIGQUIT sent to sole are forwarded to COMMAND's process group,
+SIGHUP, SIGUSR1 and SIGUSR2 to COMMAND alone, each once. sole exits with
+COMMAND's status (128+N if it died of signal N) and releases the lock.
+COMMAND and its children inherit the lock, so even if sole is killed, no
+second COMMAND starts until every one of them exits; --no-inherit keeps the
+lock in sole alone.`,
 	flags: func() *flag.FlagSet { fs, _ := newRunFlags(); return fs },
 	run:   runMain,
 }
@@ -38,6 +40,7 @@ type runOpts struct {
 	timeout     time.Duration
 	replace     bool
 	stopTimeout time.Duration
+	noInherit   bool
 	health      string
 	service     bool
 }
@@ -47,9 +50,11 @@ func newRunFlags() (*flag.FlagSet, *runOpts) {
 	fs := newFlagSet("run")
 	o.register(fs)
 	fs.BoolVar(&o.wait, "wait", false, "wait until the lock is free instead of exiting 75 (Ctrl-C cancels)")
-	fs.DurationVar(&o.timeout, "timeout", 0, "with --wait: give up after `DUR` (e.g. 30s) and exit 75; 0 waits forever")
+	fs.Var(durationFlag{&o.timeout}, "timeout", "with --wait: give up after `DUR` (e.g. 30s) and exit 75; 0 waits forever")
 	fs.BoolVar(&o.replace, "replace", false, "stop the running instance (SIGTERM, then SIGKILL) and run this one")
-	fs.DurationVar(&o.stopTimeout, "stop-timeout", 10*time.Second, "with --replace: give the holder `DUR` to stop before SIGKILL")
+	o.stopTimeout = 10 * time.Second
+	fs.Var(durationFlag{&o.stopTimeout}, "stop-timeout", "with --replace: give the holder `DUR` to stop before SIGKILL (default 10s)")
+	fs.BoolVar(&o.noInherit, "no-inherit", false, "keep the lock in sole: COMMAND and its children do not inherit it, and COMMAND is killed if sole dies (flock -o)")
 	fs.StringVar(&o.health, "health", "", "under a systemd watchdog: feed it only while shell `CMD` succeeds")
 	fs.BoolVar(&o.service, "service", false, "Windows: run as a service of the service control manager (sole install sets it)")
 	return fs, o
@@ -75,10 +80,6 @@ func runMain(c *command, args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, "run: --stop-timeout needs --replace", "run")
 	case o.wait && o.replace:
 		return usageError(stderr, "run: --wait and --replace cannot be used together", "run")
-	case o.timeout < 0:
-		return usageError(stderr, "run: --timeout must not be negative", "run")
-	case o.stopTimeout < 0:
-		return usageError(stderr, "run: --stop-timeout must not be negative", "run")
 	case argv[0] == "":
 		return usageError(stderr, "run: empty COMMAND", "run")
 	}
@@ -87,7 +88,7 @@ func runMain(c *command, args []string, stdout, stderr io.Writer) int {
 	// anything.
 	path, err := lookPath(argv[0])
 	if err != nil {
-		fmt.Fprintf(stderr, "sole: %s: %v\n", argv[0], err)
+		fmt.Fprintf(stderr, "sole: %s: %v\n", quotePath(argv[0]), err)
 		if errors.Is(err, errNotFound) {
 			return exitNotFound
 		}
@@ -138,7 +139,7 @@ func runMain(c *command, args []string, stdout, stderr io.Writer) int {
 		return lockFailed(l, err, o, stderr)
 	}
 	<-sigsReady
-	return execute(l, path, argv, o.health, sigs, stderr)
+	return execute(l, path, argv, o, sigs, stderr)
 }
 
 // errInterrupted ends a wait that a signal cancelled.
@@ -187,58 +188,6 @@ func waitLock(l *pidlock.Lock, timeout time.Duration, sigs <-chan os.Signal) err
 	return err
 }
 
-// replaceHolder stops whoever holds the lock and takes it: SIGTERM, a wait
-// of up to stopTimeout, SIGKILL, another wait. The lock is only ever taken
-// the ordinary way, from a holder that is gone, so however many others
-// start meanwhile, no two run at once: if a third process wins the lock
-// in between, it is the next to be asked to stop.
-func replaceHolder(l *pidlock.Lock, stopTimeout time.Duration, sigs <-chan os.Signal) error {
-	ctx, stop := signalContext(sigs)
-	defer stop()
-	err := l.TryLock()
-	for round := 0; round < 3 && errors.Is(err, pidlock.ErrLocked); round++ {
-		for _, force := range []bool{false, true} {
-			if h := holderOf(err); h != nil && safeToSignal(h) {
-				_ = stopProcess(h.PID, force)
-			}
-			wctx, cancel := context.WithTimeout(ctx, stopTimeout)
-			err = l.Lock(wctx)
-			cancel()
-			if !errors.Is(err, pidlock.ErrLocked) {
-				return err
-			}
-			if cause := context.Cause(ctx); cause != nil {
-				return errors.Join(err, cause)
-			}
-		}
-	}
-	return err
-}
-
-// holderOf returns the holder an error names, if any.
-func holderOf(err error) *pidlock.Holder {
-	var le *pidlock.LockedError
-	if errors.As(err, &le) {
-		return le.Holder
-	}
-	return nil
-}
-
-// safeToSignal reports whether the record's process is still the one that
-// wrote it: same name, started before the record was written. A PID that
-// was reused by an unrelated process must never be signalled.
-func safeToSignal(h *pidlock.Holder) bool {
-	if h.PID <= 1 || h.PID == os.Getpid() {
-		return false
-	}
-	name, err := platform.ProcessName(h.PID)
-	if err != nil || name != h.Process {
-		return false
-	}
-	start, err := platform.ProcessStartTime(h.PID)
-	return err == nil && !start.After(h.Since.Add(2*time.Second))
-}
-
 // lockFailed reports why the lock was not taken and returns the exit code.
 func lockFailed(l *pidlock.Lock, err error, o *runOpts, stderr io.Writer) int {
 	var ie errInterrupted
@@ -251,9 +200,10 @@ func lockFailed(l *pidlock.Lock, err error, o *runOpts, stderr io.Writer) int {
 		if h := holderOf(err); h != nil {
 			who = describe(h)
 		}
+		var re *replaceError
 		switch {
-		case o.replace:
-			fmt.Fprintf(stderr, "sole: %s is still running after SIGTERM and SIGKILL (%s)\n", l.Name(), who)
+		case errors.As(err, &re):
+			fmt.Fprintf(stderr, "sole: %s: --replace failed: %s\n", l.Name(), re)
 		case o.wait:
 			fmt.Fprintf(stderr, "sole: %s is still running after %v (%s)\n", l.Name(), o.timeout, who)
 		default:

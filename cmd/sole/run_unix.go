@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
 	"syscall"
@@ -74,17 +75,9 @@ func checkExecutable(p string) error {
 	return nil
 }
 
-// execute runs the command with the lock inherited, forwards signals to it
-// until it exits, then releases the lock and returns the exit code.
-func execute(l *pidlock.Lock, path string, argv []string, health string, sigs <-chan os.Signal, stderr io.Writer) int {
-	// The command inherits the locked descriptor: the kernel keeps the lock
-	// until every copy is closed, so if sole is killed, the command still
-	// holds it and no second one can start.
-	if _, err := unix.FcntlInt(l.Fd(), unix.F_SETFD, 0); err != nil {
-		l.Unlock()
-		fmt.Fprintf(stderr, "sole: %s: %v\n", l.Path(), err)
-		return exitCantLock
-	}
+// execute runs the command, forwards signals to it until it exits, then
+// releases the lock and returns the exit code.
+func execute(l *pidlock.Lock, path string, argv []string, o *runOpts, sigs <-chan os.Signal, stderr io.Writer) int {
 	// Under systemd (Type=notify), sole is the service's main process and
 	// speaks for the command: the notify socket is kept out of the
 	// command's environment and readiness is reported once the command runs
@@ -95,13 +88,36 @@ func execute(l *pidlock.Lock, path string, argv []string, health string, sigs <-
 	if notifySocket != "" {
 		env = withoutEnv(env, "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
 	}
-	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{
-		Env:   env,
-		Files: []uintptr{0, 1, 2},
-	})
+	files := []uintptr{0, 1, 2}
+	attr := &syscall.SysProcAttr{Setpgid: true}
+	if o.noInherit {
+		// The lock stays in sole alone, so COMMAND must not outlive it.
+		dieWithParent(attr)
+	} else {
+		// The command inherits the locked descriptor, at the same number:
+		// the kernel keeps the lock until every copy is closed, so if sole
+		// is killed, the command still holds it and no second one can
+		// start. sole's own copy stays close-on-exec, so that nothing else
+		// it runs (a health check) gets one.
+		fd := int(l.Fd())
+		for len(files) <= fd {
+			files = append(files, ^uintptr(0))
+		}
+		files[fd] = uintptr(fd)
+	}
+	tty := foregroundTTY()
+	if tty >= 0 {
+		// sole is in the terminal's foreground: COMMAND's group takes it,
+		// so that Ctrl-C and Ctrl-Z reach COMMAND (once, straight from
+		// the terminal) and it can read the terminal.
+		attr.Foreground, attr.Ctty = true, tty
+	}
+	becomeSubreaper()
+	pid, wait, err := children.start(func() (int, error) { return startCommand(path, argv, env, files, attr) })
 	if err != nil {
+		restoreTTY(tty)
 		l.Unlock()
-		fmt.Fprintf(stderr, "sole: %s: %v\n", argv[0], err)
+		fmt.Fprintf(stderr, "sole: %s: %v\n", quotePath(argv[0]), err)
 		if err == syscall.ENOENT {
 			return exitNotFound
 		}
@@ -109,7 +125,7 @@ func execute(l *pidlock.Lock, path string, argv []string, health string, sigs <-
 	}
 	// The record names the command, so that `kill $(head -1 F)` reaches it.
 	if err := l.SetHolder(pid); err != nil {
-		fmt.Fprintf(stderr, "sole: warning: %v\n", err)
+		fmt.Fprintf(stderr, "sole: warning: %s\n", lockErrorLine(err))
 	}
 	notify := func(msg string) {
 		if notifySocket != "" {
@@ -124,7 +140,7 @@ func execute(l *pidlock.Lock, path string, argv []string, health string, sigs <-
 	healthDone := make(chan bool, 1)
 	checking := false
 	if notifySocket != "" && watchdog > 0 {
-		if health == "" {
+		if o.health == "" {
 			fmt.Fprintf(stderr, "sole: systemd set a watchdog but no --health was given: not feeding it\n")
 		} else {
 			t := time.NewTicker(watchdog / 2)
@@ -133,48 +149,47 @@ func execute(l *pidlock.Lock, path string, argv []string, health string, sigs <-
 		}
 	}
 
-	done := make(chan syscall.WaitStatus, 1)
-	go func() {
-		var ws syscall.WaitStatus
-		for {
-			_, err := syscall.Wait4(pid, &ws, 0, nil)
-			if err != syscall.EINTR {
-				break
-			}
-		}
-		done <- ws
-	}()
+	var fwd forwarder
 	for {
 		select {
 		case s := <-sigs:
-			if s == syscall.SIGHUP {
+			sig, ok := s.(syscall.Signal)
+			if !ok || fwd.merge(sig, time.Now()) {
+				continue
+			}
+			switch sig {
+			case syscall.SIGHUP:
 				// systemctl reload: the command reloads on SIGHUP.
 				notify("RELOADING=1\n" + monotonicUsec())
 				_ = syscall.Kill(pid, syscall.SIGHUP)
 				notify("READY=1\n" + status)
+			case syscall.SIGUSR1, syscall.SIGUSR2:
+				_ = syscall.Kill(pid, sig)
+			default:
+				// SIGTERM, SIGINT, SIGQUIT: to the whole job, as a
+				// terminal, timeout(1) or a service manager would send
+				// them without sole in between.
+				_ = syscall.Kill(-pid, sig)
+			}
+		case ws := <-wait:
+			if ws.Stopped() {
+				// Job control: Ctrl-Z stopped COMMAND.
+				if tty >= 0 {
+					jobStop(tty, pid)
+				}
 				continue
 			}
-			if !sentByTerminal(s) {
-				_ = syscall.Kill(pid, s.(syscall.Signal))
-			}
-		case <-wdTick:
-			// Feed the watchdog only when the health command says so; a
-			// check still running from the last tick is a failure.
-			if !checking {
-				checking = true
-				go func() { healthDone <- runHealth(health, watchdog/2) }()
-			}
-		case ok := <-healthDone:
-			checking = false
-			if ok {
-				notify("WATCHDOG=1")
-			} else {
-				fmt.Fprintf(stderr, "sole: health check failed: not feeding the watchdog\n")
-			}
-		case ws := <-done:
+			restoreTTY(tty)
 			notify("STOPPING=1")
-			if err := l.Unlock(); err != nil {
-				fmt.Fprintf(stderr, "sole: %v\n", err)
+			release := l.Unlock
+			if !o.noInherit && descendantsLeft(pid) {
+				// Processes COMMAND started may hold the lock it passed on.
+				release = l.UnlockInherited
+			}
+			if err := release(); errors.Is(err, pidlock.ErrStillHeld) {
+				stillHeld(l, argv[0], stderr)
+			} else if err != nil {
+				fmt.Fprintf(stderr, "sole: %s\n", lockErrorLine(err))
 			}
 			switch {
 			case ws.Exited():
@@ -183,8 +198,114 @@ func execute(l *pidlock.Lock, path string, argv []string, health string, sigs <-
 				return exitSignalBase + int(ws.Signal())
 			}
 			return exitCantExec
+		case <-wdTick:
+			// Feed the watchdog only when the health command says so; a
+			// check still running from the last tick is a failure.
+			if !checking {
+				checking = true
+				go func() { healthDone <- runHealth(o.health, watchdog/2) }()
+			}
+		case ok := <-healthDone:
+			checking = false
+			if ok {
+				notify("WATCHDOG=1")
+			} else {
+				fmt.Fprintf(stderr, "sole: health check failed: not feeding the watchdog\n")
+			}
 		}
 	}
+}
+
+// startCommand starts the command in a process group of its own. A file
+// that is executable but not a binary or a #! script (exec's ENOEXEC) is
+// run by /bin/sh, as the shell and execvp(3) do.
+func startCommand(path string, argv, env []string, files []uintptr, attr *syscall.SysProcAttr) (int, error) {
+	pa := &syscall.ProcAttr{Env: env, Files: files, Sys: attr}
+	pid, err := syscall.ForkExec(path, argv, pa)
+	if err == syscall.ENOEXEC {
+		pid, err = syscall.ForkExec("/bin/sh", append([]string{"sh", path}, argv[1:]...), pa)
+	}
+	return pid, err
+}
+
+// forwarder merges repeats of a signal: one that comes less than
+// mergeWindow after the same signal was forwarded is taken for the same
+// event (timeout(1), for one, sends SIGTERM to its child and then to its
+// whole process group, so sole gets two), just as the kernel keeps one
+// pending standard signal, not a count.
+type forwarder struct{ last [65]time.Time }
+
+const mergeWindow = 100 * time.Millisecond
+
+func (f *forwarder) merge(sig syscall.Signal, now time.Time) bool {
+	if sig <= 0 || int(sig) >= len(f.last) {
+		return false
+	}
+	if t := f.last[sig]; !t.IsZero() && now.Sub(t) < mergeWindow {
+		return true
+	}
+	f.last[sig] = now
+	return false
+}
+
+// foregroundTTY returns the descriptor among 0, 1 and 2 of the terminal
+// whose foreground process group is sole's, or -1.
+func foregroundTTY() int {
+	pg := unix.Getpgrp()
+	for fd := 0; fd <= 2; fd++ {
+		if fg, err := unix.IoctlGetInt(fd, unix.TIOCGPGRP); err == nil && fg == pg {
+			return fd
+		}
+	}
+	return -1
+}
+
+// jobStop mirrors a stop of COMMAND (Ctrl-Z) on sole, so that the shell
+// sees its job stopped and takes the terminal back. When sole is
+// continued (fg or bg), COMMAND gets the terminal again if sole has it,
+// and is continued too.
+func jobStop(tty, pid int) {
+	_ = syscall.Kill(os.Getpid(), syscall.SIGSTOP)
+	// Continued.
+	if fg, err := unix.IoctlGetInt(tty, unix.TIOCGPGRP); err == nil && fg == unix.Getpgrp() {
+		_ = unix.IoctlSetPointerInt(tty, unix.TIOCSPGRP, pid)
+	}
+	_ = syscall.Kill(-pid, syscall.SIGCONT)
+}
+
+// restoreTTY gives the terminal back to sole's process group if
+// COMMAND's still has it, so that whoever started sole finds the terminal
+// as it left it. sole is then in the background, where changing the
+// foreground group raises SIGTTOU: it is ignored for the call.
+func restoreTTY(tty int) {
+	if tty < 0 {
+		return
+	}
+	pg := unix.Getpgrp()
+	if fg, err := unix.IoctlGetInt(tty, unix.TIOCGPGRP); err != nil || fg == pg {
+		return
+	}
+	signal.Ignore(syscall.SIGTTOU)
+	_ = unix.IoctlSetPointerInt(tty, unix.TIOCSPGRP, pg)
+	signal.Reset(syscall.SIGTTOU)
+}
+
+// stillHeld warns that COMMAND exited but processes it started still hold
+// the lock they inherited, naming them where the kernel says.
+func stillHeld(l *pidlock.Lock, command string, stderr io.Writer) {
+	who, verb := "processes it started", "hold"
+	if hs, err := l.Holders(); err == nil && len(hs) > 0 {
+		names := make([]string, len(hs))
+		for i, h := range hs {
+			names[i] = fmt.Sprintf("pid %d (%s)", h.PID, h.Process)
+		}
+		who = strings.Join(names, ", ")
+		if len(hs) == 1 {
+			verb = "holds"
+		}
+	}
+	fmt.Fprintf(stderr, "sole: warning: %s: %s exited, but %s still %s the lock it passed on; no new instance starts until they exit (--no-inherit keeps the lock from being passed on)\n",
+		l.Name(), quotePath(command), who, verb)
 }
 
 // watchdogInterval is systemd's watchdog interval for this process
@@ -203,23 +324,24 @@ func watchdogInterval() time.Duration {
 // runHealth runs the health command through the shell, killing it after
 // timeout, and reports whether it succeeded.
 func runHealth(cmd string, timeout time.Duration) bool {
-	pid, err := syscall.ForkExec("/bin/sh", []string{"sh", "-c", cmd}, &syscall.ProcAttr{
-		Env:   withoutEnv(os.Environ(), "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"),
-		Files: []uintptr{0, 2, 2},
-		Sys:   &syscall.SysProcAttr{Setpgid: true},
+	pid, wait, err := children.start(func() (int, error) {
+		return syscall.ForkExec("/bin/sh", []string{"sh", "-c", cmd}, &syscall.ProcAttr{
+			Env:   withoutEnv(os.Environ(), "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"),
+			Files: []uintptr{0, 2, 2},
+			Sys:   &syscall.SysProcAttr{Setpgid: true},
+		})
 	})
 	if err != nil {
 		return false
 	}
 	timer := time.AfterFunc(timeout, func() { syscall.Kill(-pid, syscall.SIGKILL) })
 	defer timer.Stop()
-	var ws syscall.WaitStatus
 	for {
-		if _, err := syscall.Wait4(pid, &ws, 0, nil); err != syscall.EINTR {
-			break
+		ws := <-wait
+		if !ws.Stopped() {
+			return ws.Exited() && ws.ExitStatus() == 0
 		}
 	}
-	return ws.Exited() && ws.ExitStatus() == 0
 }
 
 // withoutEnv returns env without the named variables.
@@ -267,32 +389,7 @@ func monotonicUsec() string {
 	return "MONOTONIC_USEC=" + strconv.FormatInt(ts.Nano()/1000, 10)
 }
 
-// sentByTerminal reports whether s is a SIGINT or SIGQUIT that the
-// terminal sent to sole's whole foreground process group, which the
-// command is part of: it already has it, and a second copy would read as a
-// second Ctrl-C.
-func sentByTerminal(s os.Signal) bool {
-	if s != syscall.SIGINT && s != syscall.SIGQUIT {
-		return false
-	}
-	fd, err := unix.Open("/dev/tty", unix.O_RDONLY|unix.O_NOCTTY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
-	if err != nil {
-		return false
-	}
-	defer unix.Close(fd)
-	pg, err := unix.IoctlGetInt(fd, unix.TIOCGPGRP)
-	return err == nil && pg == unix.Getpgrp()
-}
-
 // serviceMain: --service is for the Windows service control manager.
 func serviceMain(_ *pidlock.Lock, _ string, _ []string, _ *runOpts, stderr io.Writer) int {
 	return usageError(stderr, "run: --service is for Windows services; under systemd, sole run speaks sd_notify by itself", "run")
-}
-
-// stopProcess asks pid to stop (SIGTERM) or, with force, kills it.
-func stopProcess(pid int, force bool) error {
-	if force {
-		return syscall.Kill(pid, syscall.SIGKILL)
-	}
-	return syscall.Kill(pid, syscall.SIGTERM)
 }

@@ -40,7 +40,7 @@ func lookPath(file string) (string, error) {
 
 // execute runs the command in a job object that dies with sole, so that a
 // command never outlives the mutex that sole owns for it.
-func execute(l *pidlock.Lock, path string, argv []string, _ string, sigs <-chan os.Signal, stderr io.Writer) int {
+func execute(l *pidlock.Lock, path string, argv []string, _ *runOpts, sigs <-chan os.Signal, stderr io.Writer) int {
 	job, err := killOnCloseJob()
 	if err != nil {
 		l.Unlock()

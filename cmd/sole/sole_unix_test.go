@@ -127,6 +127,15 @@ func Test64Starters(t *testing.T) {
 	}
 }
 
+func mustLock(t *testing.T, path string) *pidlock.Lock {
+	t.Helper()
+	l, err := pidlock.New(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
 // TestHolderKilledNextStarts: the holder (sole and its command) killed
 // with SIGKILL; the next start succeeds at once, without --wait.
 func TestHolderKilledNextStarts(t *testing.T) {
@@ -144,7 +153,13 @@ func TestHolderKilledNextStarts(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+	// sole and its command, which runs in a process group of its own.
+	st, err := mustLock(t, lock).Query()
+	if err != nil || st.Holder == nil {
+		t.Fatalf("Query = %+v, %v", st, err)
+	}
 	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	syscall.Kill(-st.Holder.PID, syscall.SIGKILL)
 	cmd.Wait()
 	// The grandchild is gone once its process group is; wait for it.
 	waitGone(t, lock)

@@ -46,11 +46,11 @@ func statusMain(c *command, args []string, stdout, stderr io.Writer) int {
 	switch rest := fs.Args(); {
 	case len(rest) > 1:
 		return usageError(stderr, "status: too many arguments", "status")
-	case len(rest) == 1 && (o.name != "" || o.path != ""):
+	case len(rest) == 1 && (o.nameSet || o.pathSet):
 		return usageError(stderr, "status: give NAME or --name or --lock, not both", "status")
 	case len(rest) == 1:
-		o.name = rest[0]
-	case o.name == "" && o.path == "":
+		o.name, o.nameSet = rest[0], true
+	case !o.nameSet && !o.pathSet:
 		return usageError(stderr, "status: missing NAME (or --name, --lock)", "status")
 	}
 	l, err := o.open("")

@@ -1,0 +1,162 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/solehq/sole/pidlock"
+)
+
+// daemonize is a command that double-forks a daemon (setsid, so it leaves
+// COMMAND's process group and session) and exits at once; the daemon
+// writes its pid to $1 and lives 300 s.
+const daemonize = `(setsid sh -c 'echo $$ >"$0.tmp"; mv "$0.tmp" "$0"; exec sleep 300' "$1" &); exit 0`
+
+// TestInheritedHolder: a command that daemonizes passes the lock on, and
+// status, run's refusal, --wait and --replace all see the daemon as the
+// holder; sole says so when the command exits.
+func TestInheritedHolder(t *testing.T) {
+	dir := t.TempDir()
+	lock := filepath.Join(dir, "x.pid")
+	pidFile := filepath.Join(dir, "daemon")
+	// A file, not a pipe: the daemon inherits sole's stderr and would keep
+	// a pipe open for 300 s.
+	errFile, err := os.Create(filepath.Join(dir, "stderr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer errFile.Close()
+	first := soleCmd("run", "--lock", lock, "--", "sh", "-c", daemonize, "sh", pidFile)
+	first.Stderr = errFile
+	code := exitCode(first.Run())
+	waitFile(t, pidFile)
+	b, _ := os.ReadFile(pidFile)
+	daemon, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	t.Cleanup(func() { syscall.Kill(daemon, syscall.SIGKILL) })
+	msg, _ := os.ReadFile(errFile.Name())
+	if code != 0 {
+		t.Fatalf("sole exited %d: %s", code, msg)
+	}
+	// The daemon is sh until it execs sleep.
+	want := fmt.Sprintf(`^sole: warning: x: sh exited, but pid %d \((sh|sleep)\) still holds the lock it passed on; no new instance starts until they exit \(--no-inherit keeps the lock from being passed on\)\n$`, daemon)
+	if !regexp.MustCompile(want).Match(msg) {
+		t.Fatalf("stderr %q\nwant   %s", msg, want)
+	}
+	var stderr bytes.Buffer
+
+	// status names the daemon.
+	out, err := soleCmd("status", "--lock", lock, "--json").Output()
+	var st struct {
+		State   string
+		PID     int
+		Process string
+	}
+	if err != nil || json.Unmarshal(out, &st) != nil || st.State != "running" || st.PID != daemon || st.Process != "sleep" {
+		t.Fatalf("status: %v: %s; want running, pid %d (sleep)", err, out, daemon)
+	}
+	// A new start is refused, naming it.
+	second := soleCmd("run", "--lock", lock, "--", "true")
+	second.Stderr = &stderr
+	if code := exitCode(second.Run()); code != 75 || !regexp.MustCompile(fmt.Sprintf(`^sole: x is already running \(pid %d, sleep, since [0-9:]+\)\n$`, daemon)).MatchString(stderr.String()) {
+		t.Fatalf("second start: exit %d, %q", code, stderr.String())
+	}
+	// --wait waits for it.
+	if code := exitCode(soleCmd("run", "--lock", lock, "--wait", "--timeout", "200ms", "--", "true").Run()); code != 75 {
+		t.Fatalf("--wait --timeout exited %d, want 75", code)
+	}
+	// --replace stops it.
+	out, err = soleCmd("run", "--lock", lock, "--replace", "--stop-timeout", "2s", "--", "echo", "new").CombinedOutput()
+	if err != nil || string(out) != "new\n" {
+		t.Fatalf("--replace: %v: %q", err, out)
+	}
+	if alive(daemon) {
+		t.Fatal("the daemon survived --replace")
+	}
+}
+
+// TestNoInherit: with --no-inherit the lock stays in sole: a daemon the
+// command leaves holds nothing, the lock is free when the command exits,
+// and the command dies with sole.
+func TestNoInherit(t *testing.T) {
+	t.Run("daemon holds nothing", func(t *testing.T) {
+		dir := t.TempDir()
+		lock := filepath.Join(dir, "x.pid")
+		pidFile := filepath.Join(dir, "daemon")
+		errFile, err := os.Create(filepath.Join(dir, "stderr"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer errFile.Close()
+		c := soleCmd("run", "--no-inherit", "--lock", lock, "--", "sh", "-c", daemonize, "sh", pidFile)
+		c.Stdout, c.Stderr = errFile, errFile
+		if err := c.Run(); err != nil {
+			t.Fatalf("sole: %v", err)
+		}
+		if out, _ := os.ReadFile(errFile.Name()); len(out) != 0 {
+			t.Fatalf("sole printed %q", out)
+		}
+		waitFile(t, pidFile)
+		b, _ := os.ReadFile(pidFile)
+		daemon, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		defer syscall.Kill(daemon, syscall.SIGKILL)
+		if st, err := mustLock(t, lock).Query(); err != nil || st.State != pidlock.NotRunning {
+			t.Fatalf("Query = %+v, %v; want not running", st, err)
+		}
+		if out, err := soleCmd("run", "--lock", lock, "--", "true").CombinedOutput(); err != nil {
+			t.Fatalf("next start: %v: %s", err, out)
+		}
+	})
+	t.Run("command dies with sole", func(t *testing.T) {
+		dir := t.TempDir()
+		lock := filepath.Join(dir, "x.pid")
+		cmd := soleCmd("run", "--no-inherit", "--lock", lock, "--", "sleep", "300")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		var child int
+		for deadline := time.Now().Add(30 * time.Second); child == 0; time.Sleep(2 * time.Millisecond) {
+			if st, err := mustLock(t, lock).Query(); err == nil && st.State == pidlock.Running && st.Holder.Process == "sleep" {
+				child = st.Holder.PID
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the command did not start")
+			}
+		}
+		defer syscall.Kill(child, syscall.SIGKILL)
+		if mustLock(t, lock).HoldsLock(child) {
+			t.Fatal("with --no-inherit the command holds the lock")
+		}
+		cmd.Process.Kill()
+		cmd.Wait()
+		for deadline := time.Now().Add(30 * time.Second); alive(child); time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("the command outlived its sole")
+			}
+		}
+	})
+}
+
+// TestNoDescendantsNoWarning: a command whose children are all gone when
+// it exits releases the lock as usual, with nothing printed.
+func TestNoDescendantsNoWarning(t *testing.T) {
+	dir := t.TempDir()
+	lock := filepath.Join(dir, "x.pid")
+	out, err := soleCmd("run", "--lock", lock, "--", "sh", "-c", "sleep 0.01 & wait").CombinedOutput()
+	if err != nil || len(out) != 0 {
+		t.Fatalf("sole: %v: %q", err, out)
+	}
+	if b, _ := os.ReadFile(lock); len(b) != 0 {
+		t.Fatalf("record left: %q", b)
+	}
+}
