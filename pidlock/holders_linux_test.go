@@ -224,3 +224,21 @@ func TestRootUsesServiceUsersFile(t *testing.T) {
 }
 
 func itoa(n int) string { return string(appendInt(nil, n)) }
+
+// FuzzFdinfo checks fdinfoHasLock against a plainer reading: a "lock:"
+// line whose rest /proc/locks' reference reader accepts.
+func FuzzFdinfo(f *testing.F) {
+	f.Add(sampleFdinfo, uint32(0xfe), uint32(0), uint64(9977871))
+	f.Add("lock:\t1: FLOCK  ADVISORY  READ 1 08:01:5 0 EOF", uint32(8), uint32(1), uint64(5))
+	f.Fuzz(func(t *testing.T, text string, major, minor uint32, ino uint64) {
+		want := false
+		for _, line := range strings.Split(text, "\n") {
+			if rest, ok := strings.CutPrefix(line, "lock:"); ok && refProcLocksHas(rest, major, minor, ino) {
+				want = true
+			}
+		}
+		if got := fdinfoHasLock([]byte(text), major, minor, ino); got != want {
+			t.Fatalf("fdinfoHasLock(%q, %x:%x:%d) = %v, reference says %v", text, major, minor, ino, got, want)
+		}
+	})
+}

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/solehq/sole/platform"
 )
 
 // The test binary doubles as a lock holder for the multi-process tests:
@@ -389,23 +391,32 @@ func TestReplacedFile(t *testing.T) {
 }
 
 func TestNamedCreatesDir(t *testing.T) {
+	// The user scope's directory depends on nothing in the environment.
 	t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
-	l, err := Named("svc", WithScope(ScopeUser))
+	t.Setenv("TMPDIR", t.TempDir())
+	base, err := platform.LockDir(ScopeUser)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := filepath.Join(os.Getenv("XDG_RUNTIME_DIR"), "sole", "svc", "svc.pid")
-	if l.Path() != want || l.Name() != "svc" {
+	name := fmt.Sprintf("svc-test-%d-%d", os.Getpid(), time.Now().UnixNano())
+	t.Cleanup(func() { os.RemoveAll(filepath.Join(base, name)) })
+	l, err := Named(name, WithScope(ScopeUser))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := filepath.Join(base, name, name+".pid")
+	if l.Path() != want || l.Name() != name {
 		t.Fatalf("Path %q Name %q; want %q", l.Path(), l.Name(), want)
 	}
 	if err := l.TryLock(); err != nil {
 		t.Fatal(err)
 	}
 	defer l.Unlock()
-	for _, d := range []string{filepath.Dir(want), filepath.Dir(filepath.Dir(want))} {
-		fi, err := os.Stat(d)
-		if err != nil || fi.Mode().Perm() != 0o700 {
-			t.Fatalf("lock dir %s: %v %v", d, fi, err)
-		}
+	fi, err := os.Stat(filepath.Dir(want))
+	if err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("lock dir %s: %v %v", filepath.Dir(want), fi, err)
+	}
+	if fi, err := os.Stat(base); err != nil || fi.Mode().Perm()&0o022 != 0 {
+		t.Fatalf("user lock dir %s: %v %v", base, fi, err)
 	}
 }

@@ -145,6 +145,7 @@ tier_fuzz() {
 	local t=${FUZZTIME:-100000x}
 	go test -run='^$' -fuzz='^FuzzParseRecord$' -fuzztime="$t" ./pidlock
 	go test -run='^$' -fuzz='^FuzzProcLocks$' -fuzztime="$t" ./pidlock
+	go test -run='^$' -fuzz='^FuzzFdinfo$' -fuzztime="$t" ./pidlock
 	go test -run='^$' -fuzz='^FuzzParseStat$' -fuzztime="$t" ./platform
 	go test -run='^$' -fuzz='^FuzzJSONString$' -fuzztime="$t" ./cmd/sole
 	go test -run='^$' -fuzz='^FuzzSystemdUnit$' -fuzztime="$t" -fuzzminimizetime=5s ./internal/unit

@@ -4,11 +4,14 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/solehq/sole/platform"
 )
 
 // TestMain makes the test binary double as the sole command: testscript
@@ -29,8 +32,22 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
 		Setup: func(env *testscript.Env) error {
-			// Named user-scope locks land in the script's own directory.
-			env.Setenv("XDG_RUNTIME_DIR", env.WorkDir)
+			// Named user-scope locks live in the user's one lock directory,
+			// whatever the environment: the scripts name theirs $N...,
+			// unique to the run, and find them under $LOCKS.
+			dir, err := platform.LockDir(platform.ScopeUser)
+			if err != nil {
+				return err
+			}
+			n := "t" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-" + strconv.Itoa(os.Getpid()) + "-"
+			env.Setenv("LOCKS", dir)
+			env.Setenv("N", n)
+			env.Defer(func() {
+				names, _ := filepath.Glob(filepath.Join(dir, n+"*"))
+				for _, d := range names {
+					os.RemoveAll(d)
+				}
+			})
 			return nil
 		},
 		RequireExplicitExec: true,
