@@ -347,7 +347,8 @@ func (g guest) startUserManager() func(args ...string) (string, int) {
 
 // TestUserUnit: `sole install --user` under a real user manager (root's
 // user@0.service in the guest): WantedBy=default.target, the lock under
-// $XDG_RUNTIME_DIR/sole/NAME, start after the lock, status, uninstall.
+// /run/lock/sole-UID/NAME whatever the environment, start after the lock,
+// status, uninstall.
 func TestUserUnit(t *testing.T) {
 	g := boot(t)
 	urun := g.startUserManager()
@@ -369,12 +370,17 @@ func TestUserUnit(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "uworker is running (pid ") || !strings.Contains(out, "; service active") {
 		t.Fatalf("status: exit %d: %s", code, out)
 	}
-	if _, code := g.run("test", "-s", "/run/user/0/sole/uworker/uworker.pid"); code != 0 {
-		t.Fatal("no record under $XDG_RUNTIME_DIR/sole/uworker")
+	// The user's one lock directory, whatever the environment: the
+	// service's and a shell's without XDG_RUNTIME_DIR (cron's) agree.
+	if _, code := g.run("test", "-s", "/run/lock/sole-0/uworker/uworker.pid"); code != 0 {
+		t.Fatal("no record under /run/lock/sole-0/uworker")
+	}
+	if out, code := g.run("env", "-u", "XDG_RUNTIME_DIR", "/usr/local/bin/sole", "run", "--scope", "user", "--name", "uworker", "--", "true"); code != 75 || !strings.Contains(out, "uworker is already running (pid ") {
+		t.Fatalf("a start from cron's environment: exit %d: %s", code, out)
 	}
 	umust("/usr/local/bin/sole", "stop", "--user", "uworker")
 	umust("/usr/local/bin/sole", "uninstall", "--user", "uworker")
-	for _, p := range []string{"/root/.config/systemd/user/uworker.service", "/run/user/0/sole/uworker"} {
+	for _, p := range []string{"/root/.config/systemd/user/uworker.service", "/run/lock/sole-0/uworker"} {
 		if _, code := g.run("test", "-e", p); code == 0 {
 			t.Errorf("%s left after uninstall", p)
 		}
