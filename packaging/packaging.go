@@ -120,8 +120,9 @@ fi
 // what dh_installsystemduser of debhelper 13.11 does: enable it for every
 // user, restart it in the running user managers on install and upgrade,
 // stop it there on remove, purge the enablement state on purge. A user
-// service's lock lives in each user's $XDG_RUNTIME_DIR, which goes at
-// logout: there is no lock directory to clean up.
+// service's lock lives in each user's own lock directory
+// (/run/lock/sole-UID/NAME, else /tmp/sole-UID/NAME), which is that
+// user's and is cleared at boot: the scripts leave it alone.
 func NewDebUserScripts(name string) (DebScripts, error) {
 	if err := pidlock.ValidName(name); err != nil {
 		return DebScripts{}, fmt.Errorf("packaging: %w", err)

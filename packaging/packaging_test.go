@@ -94,3 +94,41 @@ func TestNewDebScripts(t *testing.T) {
 		t.Error("a bad name was accepted")
 	}
 }
+
+// TestLockPath: the lock named in a package's texts is where pidlock.Named
+// puts it on the target; a user service's is in the user's lock directory,
+// never in $XDG_RUNTIME_DIR (which logind removes at the last logout).
+func TestLockPath(t *testing.T) {
+	tests := []struct {
+		name string
+		user bool
+		want string
+	}{
+		{name: "system", want: "/run/sole/myd/myd.pid"},
+		{name: "user", user: true, want: "/run/lock/sole-UID/myd/myd.pid"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &plan{s: Spec{Name: "myd", User: tt.user}}
+			if got := p.lockPath(); got != tt.want {
+				t.Errorf("lockPath() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+	deb, err := NewDebUserScripts("myd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rpm, err := NewRPMUserScripts("myd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, script := range map[string]string{
+		"deb postinst": deb.Postinst, "deb prerm": deb.Prerm, "deb postrm": deb.Postrm,
+		"rpm post": rpm.Post, "rpm preun": rpm.Preun, "rpm postun": rpm.Postun,
+	} {
+		if strings.Contains(script, "XDG_RUNTIME_DIR") || strings.Contains(script, "/run/user") {
+			t.Errorf("the user service's %s refers to the session's runtime directory:\n%s", name, script)
+		}
+	}
+}

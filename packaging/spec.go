@@ -64,7 +64,8 @@ type Spec struct {
 	StartTimeout time.Duration
 	StopTimeout  time.Duration
 	// User makes a per-user service (a user unit, enabled for every user,
-	// run by each user's systemd --user; its lock in $XDG_RUNTIME_DIR)
+	// run by each user's systemd --user; its lock in the user's lock
+	// directory, /run/lock/sole-UID/NAME, else /tmp/sole-UID/NAME)
 	// instead of a system one. Not in an .msi.
 	User bool
 	// Mode says how the service runs the program. Default ModeAuto.
@@ -187,14 +188,16 @@ func (p *plan) documentation() []string {
 	return docs
 }
 
-// lockPath is the lock's path on the target ($XDG_RUNTIME_DIR for a user
-// service).
+// lockPath is the lock's path on the target: /run/sole/NAME/NAME.pid for
+// a system service; for a user service, in each user's lock directory
+// (platform.LockDir: /run/lock/sole-UID where /run/lock is root's and
+// 1777, as on Debian and Ubuntu, /tmp/sole-UID elsewhere, as on Fedora).
 func (p *plan) lockPath() string {
-	dir := "/run"
+	dir := "/run/sole"
 	if p.s.User {
-		dir = "$XDG_RUNTIME_DIR"
+		dir = "/run/lock/sole-UID"
 	}
-	return dir + "/sole/" + p.s.Name + "/" + p.s.Name + ".pid"
+	return dir + "/" + p.s.Name + "/" + p.s.Name + ".pid"
 }
 
 // newPlan validates s for a package for goos.

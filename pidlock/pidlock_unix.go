@@ -44,18 +44,20 @@ func (l *Lock) checkDir() error {
 // create: a query never creates anything.
 func (l *Lock) checkDirFor(create bool) error {
 	dir := filepath.Dir(l.path)
-	var st unix.Stat_t
-	err := unix.Stat(dir, &st)
-	if err != nil && errors.Is(err, unix.ENOENT) && create {
+	if create {
+		// A named lock's directory, in a directory other users share
+		// (/run/lock, /tmp) for the user scope: every component is
+		// checked, existing or made, before anything is opened in it.
 		perm := os.FileMode(0o755)
 		if l.cfg.scope == ScopeUser {
 			perm = 0o700
 		}
-		if err := os.MkdirAll(dir, perm); err != nil {
-			return err // *fs.PathError naming the directory
+		if err := makeLockDir(dir, perm); err != nil {
+			return err // *PathError naming the refused component
 		}
-		err = unix.Stat(dir, &st)
 	}
+	var st unix.Stat_t
+	err := unix.Stat(dir, &st)
 	if err != nil {
 		return pathErr("lock", dir, err)
 	}

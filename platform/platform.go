@@ -141,19 +141,24 @@ func DefaultScope() Scope {
 //   - Windows: %ProgramData%\sole, or C:\ProgramData\sole when ProgramData
 //     is not set to an absolute path.
 //
-// For ScopeUser it is
+// For ScopeUser it is, on Unix, the same directory for a user whatever the
+// environment (a login shell, cron, ssh, systemd --user) and across logins:
+// no environment variable is read (neither XDG_RUNTIME_DIR, whose
+// directory logind removes at the last logout, nor TMPDIR). UID is the
+// effective user id.
 //
-//   - Linux and other Unix (except macOS): $XDG_RUNTIME_DIR/sole when
-//     XDG_RUNTIME_DIR is set to an absolute path; otherwise /run/user/UID/sole
-//     when /run/user/UID is a directory owned by UID; otherwise
-//     $TMPDIR/sole-UID (os.TempDir, usually /tmp/sole-UID). UID is the
-//     effective user id.
-//   - macOS: $XDG_RUNTIME_DIR/sole when XDG_RUNTIME_DIR is set to an
-//     absolute path; otherwise $TMPDIR/sole when TMPDIR is set to an
-//     absolute path (on macOS a per-user directory under /var/folders);
-//     otherwise /tmp/sole-UID.
+//   - Linux: /run/lock/sole-UID when /run/lock is a directory (not a
+//     symlink) owned by root, world-writable and searchable with the
+//     sticky bit (mode 1777 on Debian and Ubuntu: a tmpfs cleared at boot
+//     and never aged); otherwise /tmp/sole-UID.
+//   - macOS and other Unix: /tmp/sole-UID, with /tmp resolved when it is a
+//     symlink owned by root (on macOS /private/tmp/sole-UID).
 //   - Windows: %LOCALAPPDATA%\sole; it is an error if LOCALAPPDATA is not
 //     set to an absolute path.
+//
+// The per-user directory is not created here: pidlock creates it (0700)
+// and checks that no other user owns or can write any component of the
+// path.
 //
 // Any other s is an error.
 func LockDir(s Scope) (string, error) {

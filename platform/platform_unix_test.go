@@ -11,135 +11,308 @@ import (
 	"testing"
 )
 
-func TestUnixUserLockDir(t *testing.T) {
-	uid := os.Geteuid()
-	id := strconv.Itoa(uid)
-	other := uid + 1000 // a uid that does not own what this test creates
-
-	// runUser/UID is a directory owned by uid.
-	owned := t.TempDir()
-	if err := os.Mkdir(filepath.Join(owned, id), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	// runUser/OTHER is a directory, but owned by uid, not by other.
-	foreign := t.TempDir()
-	if err := os.Mkdir(filepath.Join(foreign, strconv.Itoa(other)), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	// runUser/UID is a file.
-	file := t.TempDir()
-	if err := os.WriteFile(filepath.Join(file, id), nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	// runUser/UID does not exist.
-	empty := t.TempDir()
-	missing := filepath.Join(t.TempDir(), "missing")
-	const tmp = "/some/tmp"
-
-	tests := []struct {
-		name    string
-		goos    string
-		env     map[string]string
-		uid     int
-		runUser string
-		want    string
-	}{
-		{name: "linux/xdg", goos: "linux", env: map[string]string{"XDG_RUNTIME_DIR": "/xdg/run"}, uid: uid, runUser: owned, want: "/xdg/run/sole"},
-		{name: "linux/xdg-unclean", goos: "linux", env: map[string]string{"XDG_RUNTIME_DIR": "/xdg//run/"}, uid: uid, runUser: owned, want: "/xdg/run/sole"},
-		{name: "linux/run-user", goos: "linux", uid: uid, runUser: owned, want: filepath.Join(owned, id, "sole")},
-		{name: "linux/xdg-relative", goos: "linux", env: map[string]string{"XDG_RUNTIME_DIR": "xdg/run"}, uid: uid, runUser: owned, want: filepath.Join(owned, id, "sole")},
-		{name: "linux/xdg-empty", goos: "linux", env: map[string]string{"XDG_RUNTIME_DIR": ""}, uid: uid, runUser: empty, want: "/some/tmp/sole-" + id},
-		{name: "linux/run-user-missing", goos: "linux", uid: uid, runUser: empty, want: "/some/tmp/sole-" + id},
-		{name: "linux/no-run-user", goos: "linux", uid: uid, runUser: missing, want: "/some/tmp/sole-" + id},
-		{name: "linux/run-user-file", goos: "linux", uid: uid, runUser: file, want: "/some/tmp/sole-" + id},
-		{name: "linux/run-user-foreign", goos: "linux", uid: other, runUser: foreign, want: "/some/tmp/sole-" + strconv.Itoa(other)},
-		{name: "freebsd/run-user", goos: "freebsd", uid: uid, runUser: owned, want: filepath.Join(owned, id, "sole")},
-		{name: "darwin/xdg", goos: "darwin", env: map[string]string{"XDG_RUNTIME_DIR": "/xdg/run", "TMPDIR": "/var/folders/x/T/"}, uid: uid, runUser: owned, want: "/xdg/run/sole"},
-		{name: "darwin/tmpdir", goos: "darwin", env: map[string]string{"TMPDIR": "/var/folders/x/T/"}, uid: uid, runUser: owned, want: "/var/folders/x/T/sole"},
-		{name: "darwin/xdg-relative", goos: "darwin", env: map[string]string{"XDG_RUNTIME_DIR": "run", "TMPDIR": "/var/folders/x/T/"}, uid: uid, runUser: owned, want: "/var/folders/x/T/sole"},
-		{name: "darwin/tmpdir-relative", goos: "darwin", env: map[string]string{"TMPDIR": "T"}, uid: uid, runUser: owned, want: "/tmp/sole-" + id},
-		{name: "darwin/none", goos: "darwin", uid: uid, runUser: owned, want: "/tmp/sole-" + id},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			getenv := func(k string) string { return tt.env[k] }
-			got, err := unixUserLockDir(tt.goos, getenv, tt.uid, tt.runUser, tmp)
-			if err != nil || got != tt.want {
-				t.Errorf("unixUserLockDir(%q, %v, %d, %q, %q) = %q, %v; want %q", tt.goos, tt.env, tt.uid, tt.runUser, tmp, got, err, tt.want)
-			}
-		})
-	}
-}
-
-// fallbackUserLockDir computes what LockDir(ScopeUser) must be without
-// XDG_RUNTIME_DIR.
-func fallbackUserLockDir(t *testing.T) string {
-	uid := os.Geteuid()
-	id := strconv.Itoa(uid)
-	if runtime.GOOS == "darwin" || runtime.GOOS == "ios" {
-		if d := os.Getenv("TMPDIR"); filepath.IsAbs(d) {
-			return filepath.Join(d, "sole")
-		}
-		return "/tmp/sole-" + id
-	}
-	d := "/run/user/" + id
-	fi, err := os.Stat(d)
-	if err == nil && fi.IsDir() && fi.Sys().(*syscall.Stat_t).Uid == uint32(uid) {
-		t.Logf("%s exists and is owned by %d", d, uid)
-		return d + "/sole"
-	}
-	t.Logf("%s is not a directory owned by %d (%v)", d, uid, err)
-	return filepath.Join(os.TempDir(), "sole-"+id)
-}
-
-func TestLockDirUser(t *testing.T) {
-	xdg := t.TempDir()
-	tests := []struct {
-		name string
-		xdg  *string // nil: unset
-		want func(t *testing.T) string
-	}{
-		{name: "set", xdg: &xdg, want: func(*testing.T) string { return filepath.Join(xdg, "sole") }},
-		{name: "unset", want: fallbackUserLockDir},
-		{name: "empty", xdg: strp(""), want: fallbackUserLockDir},
-		{name: "relative", xdg: strp("run/user"), want: fallbackUserLockDir},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Setenv("XDG_RUNTIME_DIR", "") // restored at the end of the test
-			if tt.xdg == nil {
-				os.Unsetenv("XDG_RUNTIME_DIR")
-			} else {
-				os.Setenv("XDG_RUNTIME_DIR", *tt.xdg)
-			}
-			want := tt.want(t)
-			got, err := LockDir(ScopeUser)
-			if err != nil || got != want {
-				t.Errorf("LockDir(ScopeUser) with XDG_RUNTIME_DIR %s = %q, %v; want %q", tt.name, got, err, want)
-			}
-			if !filepath.IsAbs(got) {
-				t.Errorf("LockDir(ScopeUser) = %q is not absolute", got)
-			}
-		})
-	}
-	if runtime.GOOS == "darwin" {
+// needRoot skips a test that needs root (to own a file as root, or to
+// give one away), except under CI=true, where it fails.
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() == 0 {
 		return
 	}
-	t.Run("tmpdir", func(t *testing.T) {
-		// Without XDG_RUNTIME_DIR and /run/user/UID, os.TempDir decides.
-		t.Setenv("XDG_RUNTIME_DIR", "")
-		os.Unsetenv("XDG_RUNTIME_DIR")
-		tmp := t.TempDir()
-		t.Setenv("TMPDIR", tmp)
-		id := strconv.Itoa(os.Geteuid())
-		want := filepath.Join(tmp, "sole-"+id)
-		if fi, err := os.Stat("/run/user/" + id); err == nil && fi.IsDir() {
-			want = fallbackUserLockDir(t)
+	if os.Getenv("CI") == "true" {
+		t.Fatal("this test needs root, and CI=true")
+	}
+	t.Skip("needs root")
+}
+
+// nobody is the uid that the tests give files away to.
+const nobody = 65534
+
+// notRootOwned makes p owned by someone other than root: by nobody when
+// the test runs as root, as it already is otherwise.
+func notRootOwned(t *testing.T, p string) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		if err := os.Lchown(p, nobody, nobody); err != nil {
+			t.Fatal(err)
 		}
-		if got, err := LockDir(ScopeUser); err != nil || got != want {
-			t.Errorf("LockDir(ScopeUser) = %q, %v; want %q", got, err, want)
+	}
+}
+
+func mkdirMode(t *testing.T, p string, mode os.FileMode) string {
+	t.Helper()
+	if err := os.Mkdir(p, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(p, mode); err != nil { // not subject to the umask
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestUnixUserLockDir(t *testing.T) {
+	const uid = 1000
+	const id = "sole-1000"
+	const tmp = "/some/tmp"
+	// fixtures returns (runLock, tmp) made in dir; want is the result.
+	tests := []struct {
+		name     string
+		goos     string
+		root     bool // the fixtures need root
+		fixtures func(t *testing.T, dir string) (runLock, tmp string)
+		want     func(runLock, tmp string) string
+	}{
+		{
+			name: "linux/run-lock-1777-root", goos: "linux", root: true,
+			fixtures: func(t *testing.T, dir string) (string, string) {
+				return mkdirMode(t, dir+"/lock", 0o777|os.ModeSticky), tmp
+			},
+			want: func(runLock, _ string) string { return runLock + "/" + id },
+		},
+		{
+			name: "android/run-lock-1777-root", goos: "android", root: true,
+			fixtures: func(t *testing.T, dir string) (string, string) {
+				return mkdirMode(t, dir+"/lock", 0o777|os.ModeSticky), tmp
+			},
+			want: func(runLock, _ string) string { return runLock + "/" + id },
+		},
+		{
+			name: "linux/run-lock-1773-root", goos: "linux", root: true,
+			fixtures: func(t *testing.T, dir string) (string, string) {
+				return mkdirMode(t, dir+"/lock", 0o773|os.ModeSticky), tmp
+			},
+			want: func(runLock, _ string) string { return runLock + "/" + id },
+		},
+		{
+			// Any user can test with /tmp, root's and 1777 on every Linux.
+			name: "linux/run-lock-is-system-tmp", goos: "linux",
+			fixtures: func(t *testing.T, dir string) (string, string) {
+				fi, err := os.Lstat("/tmp")
+				if err != nil || !fi.IsDir() || fi.Sys().(*syscall.Stat_t).Uid != 0 || fi.Mode()&(os.ModeSticky|0o777) != os.ModeSticky|0o777 {
+					t.Skipf("/tmp is not a root-owned directory of mode 1777: %v, %v", fi, err)
+				}
+				return "/tmp", tmp
+			},
+			want: func(string, string) string { return "/tmp/" + id },
+		},
+		{
+			name: "linux/run-lock-0777-no-sticky", goos: "linux",
+			fixtures: func(t *testing.T, dir string) (string, string) {
+				return mkdirMode(t, dir+"/lock", 0o777), tmp
+			},
+			want: func(string, string) string { return tmp + "/" + id },
+		},
+		{
+			name: "linux/run-lock-0755", goos: "linux",
+			fixtures: func(t *testing.T, dir string) (string, string) {
+				return mkdirMode(t, dir+"/lock", 0o755), tmp
+			},
+			want: func(string, string) string { return tmp + "/" + id },
+		},
+		{
+			name: "linux/run-lock-1775-not-world-writable", goos: "linux",
+			fixtures: func(t *testing.T, dir string) (string, string) {
+				return mkdirMode(t, dir+"/lock", 0o775|os.ModeSticky), tmp
+			},
+			want: func(string, string) string { return tmp + "/" + id },
+		},
+		{
+			name: "linux/run-lock-1776-not-searchable", goos: "linux",
+			fixtures: func(t *testing.T, dir string) (string, string) {
+				return mkdirMode(t, dir+"/lock", 0o776|os.ModeSticky), tmp
+			},
+			want: func(string, string) string { return tmp + "/" + id },
+		},
+		{
+			name: "linux/run-lock-1777-not-root", goos: "linux",
+			fixtures: func(t *testing.T, dir string) (string, string) {
+				d := mkdirMode(t, dir+"/lock", 0o777|os.ModeSticky)
+				notRootOwned(t, d)
+				return d, tmp
+			},
+			want: func(string, string) string { return tmp + "/" + id },
+		},
+		{
+			name: "linux/run-lock-symlink", goos: "linux",
+			fixtures: func(t *testing.T, dir string) (string, string) {
+				mkdirMode(t, dir+"/real", 0o777|os.ModeSticky)
+				if err := os.Symlink("real", dir+"/lock"); err != nil {
+					t.Fatal(err)
+				}
+				return dir + "/lock", tmp
+			},
+			want: func(string, string) string { return tmp + "/" + id },
+		},
+		{
+			name: "linux/run-lock-file", goos: "linux",
+			fixtures: func(t *testing.T, dir string) (string, string) {
+				if err := os.WriteFile(dir+"/lock", nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Chmod(dir+"/lock", 0o777|os.ModeSticky); err != nil {
+					t.Fatal(err)
+				}
+				return dir + "/lock", tmp
+			},
+			want: func(string, string) string { return tmp + "/" + id },
+		},
+		{
+			name: "linux/run-lock-missing", goos: "linux",
+			fixtures: func(t *testing.T, dir string) (string, string) {
+				return dir + "/missing", tmp
+			},
+			want: func(string, string) string { return tmp + "/" + id },
+		},
+		{
+			name: "linux/tmp-root-symlink", goos: "linux", root: true,
+			fixtures: func(t *testing.T, dir string) (string, string) {
+				mkdirMode(t, dir+"/private", 0o755)
+				mkdirMode(t, dir+"/private/tmp", 0o777|os.ModeSticky)
+				if err := os.Symlink("private/tmp", dir+"/tmp"); err != nil {
+					t.Fatal(err)
+				}
+				return dir + "/missing", dir + "/tmp"
+			},
+			want: func(_, tmp string) string { return filepath.Dir(tmp) + "/private/tmp/" + id },
+		},
+		{
+			name: "darwin/run-lock-ignored", goos: "darwin", root: true,
+			fixtures: func(t *testing.T, dir string) (string, string) {
+				return mkdirMode(t, dir+"/lock", 0o777|os.ModeSticky), tmp
+			},
+			want: func(string, string) string { return tmp + "/" + id },
+		},
+		{
+			name: "darwin/tmp", goos: "darwin",
+			fixtures: func(t *testing.T, dir string) (string, string) {
+				return dir + "/missing", mkdirMode(t, dir+"/tmp", 0o777|os.ModeSticky)
+			},
+			want: func(_, tmp string) string { return tmp + "/" + id },
+		},
+		{
+			name: "darwin/tmp-root-symlink", goos: "darwin", root: true,
+			fixtures: func(t *testing.T, dir string) (string, string) {
+				mkdirMode(t, dir+"/private", 0o755)
+				mkdirMode(t, dir+"/private/tmp", 0o777|os.ModeSticky)
+				if err := os.Symlink("private/tmp", dir+"/tmp"); err != nil {
+					t.Fatal(err)
+				}
+				return dir + "/missing", dir + "/tmp"
+			},
+			want: func(_, tmp string) string { return filepath.Dir(tmp) + "/private/tmp/" + id },
+		},
+		{
+			name: "darwin/tmp-root-symlink-absolute-chain", goos: "darwin", root: true,
+			fixtures: func(t *testing.T, dir string) (string, string) {
+				mkdirMode(t, dir+"/real", 0o777|os.ModeSticky)
+				if err := os.Symlink(dir+"/real", dir+"/hop"); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Symlink(dir+"/hop", dir+"/tmp"); err != nil {
+					t.Fatal(err)
+				}
+				return dir + "/missing", dir + "/tmp"
+			},
+			want: func(_, tmp string) string { return filepath.Dir(tmp) + "/real/" + id },
+		},
+		{
+			name: "darwin/tmp-symlink-not-root", goos: "darwin",
+			fixtures: func(t *testing.T, dir string) (string, string) {
+				mkdirMode(t, dir+"/real", 0o777|os.ModeSticky)
+				if err := os.Symlink("real", dir+"/tmp"); err != nil {
+					t.Fatal(err)
+				}
+				notRootOwned(t, dir+"/tmp")
+				return dir + "/missing", dir + "/tmp"
+			},
+			want: func(_, tmp string) string { return tmp + "/" + id },
+		},
+		{
+			name: "darwin/tmp-missing", goos: "darwin",
+			fixtures: func(t *testing.T, dir string) (string, string) {
+				return dir + "/missing", dir + "/tmp"
+			},
+			want: func(_, tmp string) string { return tmp + "/" + id },
+		},
+		{
+			name: "freebsd/run-lock-ignored", goos: "freebsd", root: true,
+			fixtures: func(t *testing.T, dir string) (string, string) {
+				return mkdirMode(t, dir+"/lock", 0o777|os.ModeSticky), tmp
+			},
+			want: func(string, string) string { return tmp + "/" + id },
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.root {
+				needRoot(t)
+			}
+			dir := t.TempDir()
+			runLock, tmpDir := tt.fixtures(t, dir)
+			want := tt.want(runLock, tmpDir)
+			if got := unixUserLockDir(tt.goos, uid, runLock, tmpDir); got != want {
+				t.Errorf("unixUserLockDir(%q, %d, %q, %q) = %q, want %q", tt.goos, uid, runLock, tmpDir, got, want)
+			}
+		})
+	}
+}
+
+// wantUserLockDir computes, independently of unixUserLockDir, what
+// LockDir(ScopeUser) must be on this machine.
+func wantUserLockDir(t *testing.T) string {
+	t.Helper()
+	id := "sole-" + strconv.Itoa(os.Geteuid())
+	if runtime.GOOS == "linux" || runtime.GOOS == "android" {
+		fi, err := os.Lstat("/run/lock")
+		if err == nil && fi.IsDir() && fi.Sys().(*syscall.Stat_t).Uid == 0 && fi.Mode()&os.ModeSticky != 0 && fi.Mode().Perm()&0o003 == 0o003 {
+			return "/run/lock/" + id
 		}
-	})
+		t.Logf("/run/lock is not a root-owned sticky world-writable directory (%v, %v)", fi, err)
+	}
+	if fi, err := os.Lstat("/tmp"); err == nil && fi.Mode()&os.ModeSymlink != 0 && fi.Sys().(*syscall.Stat_t).Uid == 0 {
+		real, err := filepath.EvalSymlinks("/tmp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return filepath.Join(real, id)
+	}
+	return "/tmp/" + id
+}
+
+// TestLockDirUser: the user lock directory does not depend on the
+// environment.
+func TestLockDirUser(t *testing.T) {
+	want := wantUserLockDir(t)
+	other := t.TempDir()
+	tests := []struct {
+		name string
+		env  map[string]*string // nil: unset
+	}{
+		{name: "login", env: map[string]*string{"XDG_RUNTIME_DIR": strp("/run/user/" + strconv.Itoa(os.Geteuid())), "TMPDIR": nil}},
+		{name: "cron", env: map[string]*string{"XDG_RUNTIME_DIR": nil, "TMPDIR": nil}},
+		{name: "ssh-tmpdir", env: map[string]*string{"XDG_RUNTIME_DIR": nil, "TMPDIR": strp(other)}},
+		{name: "systemd-user", env: map[string]*string{"XDG_RUNTIME_DIR": strp(other), "TMPDIR": strp(other)}},
+		{name: "empty", env: map[string]*string{"XDG_RUNTIME_DIR": strp(""), "TMPDIR": strp("")}},
+		{name: "relative", env: map[string]*string{"XDG_RUNTIME_DIR": strp("run/user"), "TMPDIR": strp("tmp")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for k, v := range tt.env {
+				t.Setenv(k, "") // restored at the end of the test
+				if v == nil {
+					os.Unsetenv(k)
+				} else {
+					os.Setenv(k, *v)
+				}
+			}
+			got, err := LockDir(ScopeUser)
+			if err != nil || got != want {
+				t.Errorf("LockDir(ScopeUser) in a %s environment = %q, %v; want %q", tt.name, got, err, want)
+			}
+			if got != unixUserLockDir(runtime.GOOS, os.Geteuid(), "/run/lock", "/tmp") {
+				t.Errorf("LockDir(ScopeUser) = %q, not unixUserLockDir of /run/lock and /tmp", got)
+			}
+		})
+	}
 }
 
 func strp(s string) *string { return &s }

@@ -141,26 +141,45 @@ func TestReplaceTrees(t *testing.T) {
 	}
 }
 
-// TestReplaceNewcomerAskedFirst: a process that wins the lock during the
-// replace (a --wait queued behind the stubborn holder) gets SIGTERM and
-// --stop-timeout before SIGKILL, like the first.
+// TestReplaceNewcomerAskedFirst: a process that takes the lock during the
+// replace (here a child the stubborn holder forks when asked to stop,
+// inheriting the lock) gets SIGTERM and --stop-timeout before SIGKILL,
+// like the first. The child is forked with SIGTERM blocked and unblocks
+// it once its handler is in place, so no SIGTERM can find it without one.
 func TestReplaceNewcomerAskedFirst(t *testing.T) {
-	dir := t.TempDir()
-	lock := filepath.Join(dir, "x.pid")
-	stubborn := `trap 'echo term >>"$1"' TERM; while :; do sleep 0.05; done`
-	startHolder(t, lock, "--", "sh", "-c", stubborn, "sh", filepath.Join(dir, "first"))
-	waiter := soleCmd("run", "--lock", lock, "--wait", "--", "sh", "-c", stubborn, "sh", filepath.Join(dir, "second"))
-	if err := waiter.Start(); err != nil {
-		t.Fatal(err)
+	if _, err := exec.LookPath("perl"); err != nil {
+		t.Skip(err)
 	}
-	t.Cleanup(func() { killTree(lock, waiter) })
-	time.Sleep(100 * time.Millisecond)
-	replace(t, lock, 500*time.Millisecond)
-	waiter.Wait()
+	dir := t.TempDir()
+	const prog = `use POSIX;
+my ($first, $second) = @ARGV;
+sub note { open(my $f, ">>", $_[0]); print $f "term\n"; close($f); }
+my $set = POSIX::SigSet->new(SIGTERM);
+$SIG{TERM} = sub {
+	note($first);
+	sigprocmask(SIG_BLOCK, $set);
+	if (fork() == 0) {
+		$SIG{TERM} = sub { note($second) };
+		sigprocmask(SIG_UNBLOCK, $set);
+		sleep 1 while 1;
+	}
+	sigprocmask(SIG_UNBLOCK, $set);
+};
+open(my $r, ">", "$first.ready"); close($r);
+sleep 1 while 1;
+`
+	lock := filepath.Join(dir, "x.pid")
+	holder := startHolder(t, lock, "--", "perl", "-e", prog, filepath.Join(dir, "first"), filepath.Join(dir, "second"))
+	waitFile(t, filepath.Join(dir, "first.ready"))
+	took, _ := replace(t, lock, 500*time.Millisecond)
+	holder.Wait()
 	for _, f := range []string{"first", "second"} {
 		if b, _ := os.ReadFile(filepath.Join(dir, f)); string(b) != "term\n" {
 			t.Fatalf("the %s holder saw %q before SIGKILL; want one SIGTERM", f, b)
 		}
+	}
+	if took > 2*500*time.Millisecond+replaceGrace+time.Second {
+		t.Fatalf("the replace took %v", took)
 	}
 }
 

@@ -321,18 +321,26 @@ func TestSystemdAnalyzeVerify(t *testing.T) {
 			}
 			dd := d.WithDefaults()
 			want := map[string]string{
-				"Description":          wantDesc,
-				"Type":                 "notify",
-				"Restart":              "on-failure",
-				"NotifyAccess":         dd.NotifyAccess,
-				"RuntimeDirectory":     "sole/" + d.Name,
-				"RuntimeDirectoryMode": "0755",
+				"Description":  wantDesc,
+				"Type":         "notify",
+				"Restart":      "on-failure",
+				"NotifyAccess": dd.NotifyAccess,
+			}
+			if !d.User {
+				want["RuntimeDirectory"] = "sole/" + d.Name
+				want["RuntimeDirectoryMode"] = "0755"
+			} else if got := fields["RuntimeDirectory"]; len(got) != 0 {
+				t.Errorf("systemd reads RuntimeDirectory of a user unit as %q, want none", got)
 			}
 			if d.WorkingDirectory != "" {
 				want["WorkingDirectory"] = d.WorkingDirectory
 			}
 			if d.RunAs != "" {
 				want["User"] = d.RunAs
+			}
+			want["KillMode"] = "control-group"
+			if wantsKillModeMixed(d) {
+				want["KillMode"] = "mixed"
 			}
 			for k, v := range want {
 				if got := fields[k]; len(got) != 1 || got[0] != v {

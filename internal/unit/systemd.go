@@ -64,6 +64,7 @@ type systemdData struct {
 	ExitAlreadyRunning int
 	TimeoutStartSec    string
 	TimeoutStopSec     string
+	KillMode           string // "" for systemd's default (control-group)
 	WatchdogSec        string // "" for none
 	Environment        []string
 	WorkingDirectory   string
@@ -95,6 +96,9 @@ func SystemdUnit(d Description) ([]byte, error) {
 		ExitAlreadyRunning: ExitAlreadyRunning,
 		WorkingDirectory:   escapeSpecifiers(d.WorkingDirectory),
 		RunAs:              d.RunAs,
+	}
+	if d.wrapsSoleRun() {
+		data.KillMode = "mixed"
 	}
 	words := make([]string, 0, 1+len(d.Args))
 	for _, w := range append([]string{d.Exec}, d.Args...) {

@@ -16,17 +16,31 @@
 //   - Type=notify: the program (built on sole's runtime) sends READY=1.
 //   - Restart=on-failure with RestartPreventExitStatus=75: exit status 75
 //     is sole's "already running"; restarting on it would loop.
+//   - KillMode=mixed, only when ExecStart is a `sole run` wrapper (Args are
+//     what SoleRunArgs returns for Name and User): on stop systemd sends
+//     SIGTERM to sole alone, which forwards it to COMMAND once; the default
+//     (control-group) would send it to every process of the cgroup, so
+//     COMMAND would get it twice, from systemd and from sole, and many
+//     programs take a second SIGTERM as "force quit now". SIGKILL after
+//     TimeoutStopSec= still goes to the whole cgroup. A program built on
+//     sole's runtime runs as the main process itself and keeps the
+//     default.
 //   - StartLimitIntervalSec= and StartLimitBurst= go under [Unit], where
 //     systemd reads them (under [Service] they are an obsolete spelling).
-//   - RuntimeDirectory=sole/NAME: the single-instance lock lives in a
-//     runtime directory of its own per service (%t/sole/NAME/NAME.pid, where
-//     pidlock.Named puts it: %t is /run for system units and
-//     $XDG_RUNTIME_DIR for user units), created for the service's user, so
-//     that services running as different users never share a writable
-//     directory. RuntimeDirectoryPreserve=yes: systemd does not remove it
-//     when the service stops, because another process (a `sole run --name
-//     NAME` by hand, a second instance) may hold the lock file inside it;
-//     uninstalling removes it.
+//   - RuntimeDirectory=sole/NAME, in system units only: the
+//     single-instance lock lives in a runtime directory of its own per
+//     service (/run/sole/NAME/NAME.pid, where pidlock.Named puts it),
+//     created for the service's user, so that services running as
+//     different users never share a writable directory.
+//     RuntimeDirectoryPreserve=yes: systemd does not remove it when the
+//     service stops, because another process (a `sole run --name NAME` by
+//     hand, a second instance) may hold the lock file inside it;
+//     uninstalling removes it. A user unit declares no RuntimeDirectory=:
+//     its %t is $XDG_RUNTIME_DIR, which is not where a user's lock lives
+//     (logind removes it at the last logout, and cron or ssh do not see
+//     it), and pidlock creates the lock's directory itself, in the
+//     per-user directory of platform.LockDir (/run/lock/sole-UID/NAME on
+//     Debian and Ubuntu).
 //
 // launchd has no equivalent of Type=notify, the watchdog, the start limits
 // or RestartPreventExitStatus; see LaunchdPlist for what it gets instead.
@@ -35,6 +49,7 @@ package unit
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -50,7 +65,8 @@ type Description struct {
 	// '.', '_', '@' or '-'; at most 200 bytes, not ending in '@' (that
 	// would make a systemd template unit, whose instances would share one
 	// lock directory). It names the unit file (NAME.service), the runtime
-	// directory (sole/NAME) and the launchd label (see LaunchdLabel).
+	// directory of a system unit (sole/NAME) and the launchd label (see
+	// LaunchdLabel).
 	Name string
 	// DisplayName is an optional human-readable name. systemd's
 	// Description= uses it when Description is empty.
@@ -451,7 +467,8 @@ func showRune(s string, i int) string {
 // empty, is the shell command whose success feeds the watchdog.
 // windowsService adds --service, which makes sole speak to the Windows
 // service control manager. `sole install` and the packagers build their
-// service definitions with it.
+// service definitions with it; SystemdUnit recognises the result (with
+// the description's Name and User) and adds KillMode=mixed.
 func SoleRunArgs(name string, user, windowsService bool, health string, argv []string) []string {
 	scope := "system"
 	if user {
@@ -466,4 +483,28 @@ func SoleRunArgs(name string, user, windowsService bool, health string, argv []s
 	}
 	args = append(args, "--")
 	return append(args, argv...)
+}
+
+// wrapsSoleRun reports whether d's arguments are what SoleRunArgs returns
+// for d.Name and d.User: d.Exec is then a sole binary that runs a command
+// as its child (`sole run ... -- COMMAND`), not a program built on sole's
+// runtime.
+func (d *Description) wrapsSoleRun() bool {
+	i := 5 // after run --name NAME --scope SCOPE
+	if len(d.Args) <= i {
+		return false
+	}
+	windowsService := d.Args[i] == "--service"
+	if windowsService {
+		i++
+	}
+	health := ""
+	if i+1 < len(d.Args) && d.Args[i] == "--health" {
+		health = d.Args[i+1]
+		i += 2
+	}
+	if i+1 >= len(d.Args) || d.Args[i] != "--" {
+		return false
+	}
+	return slices.Equal(d.Args, SoleRunArgs(d.Name, d.User, windowsService, health, d.Args[i+1:]))
 }

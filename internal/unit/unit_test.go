@@ -82,6 +82,14 @@ func goldenCases() []goldenCase {
 				RunAs: "svc-worker", WorkingDirectory: "/var/lib/worker 1", LogDir: "/var/log/acme",
 			},
 		},
+		{
+			// `sole install --name wrapped -- /usr/bin/legacy --port 80`.
+			name: "wrapped",
+			d: Description{
+				Name: "wrapped", Exec: "/usr/local/bin/sole",
+				Args: SoleRunArgs("wrapped", false, false, "", []string{"/usr/bin/legacy", "--port", "80"}),
+			},
+		},
 	}
 }
 
@@ -108,6 +116,14 @@ func moreCases() []goldenCase {
 		{
 			name: "long-name",
 			d:    Description{Name: strings.Repeat("n", MaxNameLen), Exec: "/bin/x"},
+		},
+		{
+			name: "wrapped-user-health",
+			d: Description{
+				Name: "w.x-1", User: true, Exec: "/home/u/bin/sole",
+				Args: SoleRunArgs("w.x-1", true, false, `curl -sf "http://localhost:80/$PATH%"`, []string{"/home/u/bin/prog", "--", "a b"}),
+			},
+			home: "/Users/u",
 		},
 	}
 }
@@ -216,7 +232,7 @@ func checkSystemdUnit(d Description, out []byte) error {
 		"Unit.Description": true, "Unit.Documentation": true, "Unit.After": true, "Unit.StartLimitIntervalSec": true, "Unit.StartLimitBurst": true,
 		"Service.Type": true, "Service.NotifyAccess": true, "Service.ExecStart": true, "Service.ExecReload": true,
 		"Service.Restart": true, "Service.RestartSec": true, "Service.RestartPreventExitStatus": true,
-		"Service.TimeoutStartSec": true, "Service.TimeoutStopSec": true, "Service.WatchdogSec": true,
+		"Service.TimeoutStartSec": true, "Service.TimeoutStopSec": true, "Service.KillMode": true, "Service.WatchdogSec": true,
 		"Service.RuntimeDirectory": true, "Service.RuntimeDirectoryMode": true, "Service.RuntimeDirectoryPreserve": true, "Service.Environment": true,
 		"Service.WorkingDirectory": true, "Service.User": true, "Install.WantedBy": true,
 	}
@@ -273,12 +289,29 @@ func checkSystemdUnit(d Description, out []byte) error {
 		want("Service", "RestartPreventExitStatus", "75"),
 		duration("Service", "TimeoutStartSec", dd.StartTimeout),
 		duration("Service", "TimeoutStopSec", dd.StopTimeout),
-		want("Service", "RuntimeDirectory", "sole/"+d.Name),
-		want("Service", "RuntimeDirectoryMode", "0755"),
-		want("Service", "RuntimeDirectoryPreserve", "yes"),
 	} {
 		if err != nil {
 			return err
+		}
+	}
+	// A system unit declares the lock's directory, /run/sole/NAME; a user
+	// unit none: %t/sole/NAME ($XDG_RUNTIME_DIR) is not where the lock
+	// lives, and pidlock makes the per-user directory itself.
+	if d.User {
+		for _, k := range []string{"RuntimeDirectory", "RuntimeDirectoryMode", "RuntimeDirectoryPreserve"} {
+			if vs := u.values("Service", k); len(vs) != 0 {
+				return fmt.Errorf("%s=%q in a user unit, want none", k, vs)
+			}
+		}
+	} else {
+		for _, err := range []error{
+			want("Service", "RuntimeDirectory", "sole/"+d.Name),
+			want("Service", "RuntimeDirectoryMode", "0755"),
+			want("Service", "RuntimeDirectoryPreserve", "yes"),
+		} {
+			if err != nil {
+				return err
+			}
 		}
 	}
 	if d.Watchdog > 0 {
@@ -287,6 +320,13 @@ func checkSystemdUnit(d Description, out []byte) error {
 		}
 	} else if ws := u.values("Service", "WatchdogSec"); len(ws) != 0 {
 		return fmt.Errorf("WatchdogSec=%q without a watchdog", ws)
+	}
+	if km := u.values("Service", "KillMode"); wantsKillModeMixed(d) {
+		if err := want("Service", "KillMode", "mixed"); err != nil {
+			return err
+		}
+	} else if len(km) != 0 {
+		return fmt.Errorf("KillMode=%q for a unit that does not run `sole run`", km)
 	}
 
 	exec, err := one("Service", "ExecStart")
@@ -564,6 +604,77 @@ func TestValidateAccepts(t *testing.T) {
 	}
 	var nilDesc *Description
 	checkRefusal(t, nilDesc.Validate(), "unit: description: nil")
+}
+
+// wantsKillModeMixed is the tests' own reading of "ExecStart is a `sole
+// run` wrapper": run --name NAME --scope SCOPE, [--service], [--health
+// CMD], -- COMMAND.
+func wantsKillModeMixed(d Description) bool {
+	scope := "system"
+	if d.User {
+		scope = "user"
+	}
+	if len(d.Args) < 5 || !slices.Equal(d.Args[:5], []string{"run", "--name", d.Name, "--scope", scope}) {
+		return false
+	}
+	i := 5
+	for i < len(d.Args) && d.Args[i] != "--" {
+		switch d.Args[i] {
+		case "--service":
+			i++
+		case "--health":
+			i += 2
+		default:
+			return false
+		}
+	}
+	return i < len(d.Args)-1
+}
+
+// TestKillMode: KillMode=mixed for the units of `sole run`, whose COMMAND
+// gets systemd's SIGTERM from sole alone, and systemd's default for every
+// other unit.
+func TestKillMode(t *testing.T) {
+	const name = "svc"
+	prog := []string{"/usr/bin/prog", "--flag"}
+	for tc, c := range map[string]struct {
+		user  bool
+		args  []string
+		mixed bool
+	}{
+		"sole install":           {args: SoleRunArgs(name, false, false, "", prog), mixed: true},
+		"sole install --user":    {user: true, args: SoleRunArgs(name, true, false, "", prog), mixed: true},
+		"health":                 {args: SoleRunArgs(name, false, false, "curl -sf localhost", prog), mixed: true},
+		"health --":              {args: SoleRunArgs(name, false, false, "--", prog), mixed: true},
+		"windows service":        {args: SoleRunArgs(name, false, true, "x", prog), mixed: true},
+		"command with --":        {args: SoleRunArgs(name, false, false, "", []string{"/bin/sh", "--", "-c"}), mixed: true},
+		"runtime program":        {args: []string{"run"}},
+		"no arguments":           {},
+		"another service's name": {args: SoleRunArgs("other", false, false, "", prog)},
+		"user args, system unit": {args: SoleRunArgs(name, true, false, "", prog)},
+		"system args, user unit": {user: true, args: SoleRunArgs(name, false, false, "", prog)},
+		"no command":             {args: []string{"run", "--name", name, "--scope", "system", "--"}},
+		"unknown option":         {args: []string{"run", "--name", name, "--scope", "system", "--verbose", "--", "/bin/p"}},
+		"no --":                  {args: []string{"run", "--name", name, "--scope", "system", "/bin/p"}},
+	} {
+		t.Run(tc, func(t *testing.T) {
+			d := Description{Name: name, User: c.user, Exec: "/usr/bin/sole", Args: c.args}
+			text, err := SystemdUnit(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := 0
+			if c.mixed {
+				want = 1
+			}
+			if got := bytes.Count(text, []byte("\nKillMode=mixed\n")); got != want || bytes.Count(text, []byte("KillMode")) != want {
+				t.Errorf("KillMode=mixed %d times, want %d:\n%s", got, want, text)
+			}
+			if got := wantsKillModeMixed(d); got != c.mixed {
+				t.Errorf("the tests' reading of the arguments says %v, want %v", got, c.mixed)
+			}
+		})
+	}
 }
 
 func TestLongLine(t *testing.T) {
