@@ -1,7 +1,7 @@
 // Command sole runs a program as exactly one instance.
 //
 //	sole run [--name NAME | --lock PATH] [--scope system|user] [--wait [--timeout DUR]]
-//	         [--replace [--stop-timeout DUR]] -- COMMAND [ARGS...]
+//	         [--replace [--stop-timeout DUR]] [--no-inherit] -- COMMAND [ARGS...]
 //	sole status [NAME | --name NAME | --lock PATH] [--scope system|user] [--json]
 //	sole help [COMMAND]
 //	sole --version

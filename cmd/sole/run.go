@@ -17,7 +17,7 @@ import (
 var runCmd = &command{
 	name: "run",
 	usage: "sole run [--name NAME | --lock PATH] [--scope system|user] [--wait [--timeout DUR]]\n" +
-		"                [--replace [--stop-timeout DUR]] -- COMMAND [ARGS...]",
+		"                [--replace [--stop-timeout DUR]] [--no-inherit] -- COMMAND [ARGS...]",
 	help: `Run COMMAND while holding its single-instance lock.
 
 If another process holds the lock, sole exits 75 at once with one line
