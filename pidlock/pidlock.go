@@ -275,12 +275,17 @@ func (l *Lock) Lock(ctx context.Context) error {
 // A process that handed copies of the descriptor (see Fd) to others that
 // may still hold them uses UnlockInherited instead.
 func (l *Lock) Unlock() error {
+	return l.unlockWith(l.release)
+}
+
+// unlockWith lets go of the lock with release.
+func (l *Lock) unlockWith(release func(*held) error) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.held == nil {
 		return ErrNotHeld
 	}
-	err := l.release(l.held)
+	err := release(l.held)
 	l.held = nil
 	return err
 }
@@ -296,14 +301,7 @@ func (l *Lock) Unlock() error {
 // reader may see the lock free with the record still there (Stale), and a
 // starter in that instant may find the lock taken.
 func (l *Lock) UnlockInherited() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.held == nil {
-		return ErrNotHeld
-	}
-	err := l.releaseInherited(l.held)
-	l.held = nil
-	return err
+	return l.unlockWith(l.releaseInherited)
 }
 
 // SetHolder rewrites the record to name process pid (for example a child
