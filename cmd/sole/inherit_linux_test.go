@@ -55,7 +55,12 @@ func TestInheritedHolder(t *testing.T) {
 	}
 	var stderr bytes.Buffer
 
-	// status names the daemon.
+	// status names the daemon (once it is sleep).
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(2 * time.Millisecond) {
+		if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", daemon)); string(b) == "sleep\n" || time.Now().After(deadline) {
+			break
+		}
+	}
 	out, err := soleCmd("status", "--lock", lock, "--json").Output()
 	var st struct {
 		State   string
