@@ -140,7 +140,7 @@ func (l *Lock) acquire(ctx context.Context, block bool) (*held, error) {
 		return nil, pathErr("lock", l.path, err)
 	}
 	if err := l.checkExisting(); err != nil {
-		l.release(h)
+		l.releaseMutex(h)
 		return nil, err
 	}
 	if !l.cfg.deferRecord {
@@ -201,11 +201,19 @@ func (l *Lock) release(h *held) error {
 	if e := os.Remove(l.path); e != nil && !errors.Is(e, os.ErrNotExist) {
 		err = pathErr("unlock", l.path, e)
 	}
-	close(h.release)
-	if e := <-h.done; e != nil && err == nil {
-		err = pathErr("unlock", l.path, e)
+	if e := l.releaseMutex(h); e != nil && err == nil {
+		err = e
 	}
 	return err
+}
+
+// releaseMutex lets go of the mutex and leaves the file alone.
+func (l *Lock) releaseMutex(h *held) error {
+	close(h.release)
+	if e := <-h.done; e != nil {
+		return pathErr("unlock", l.path, e)
+	}
+	return nil
 }
 
 func (l *Lock) lockedError() error {
@@ -297,6 +305,9 @@ func (l *Lock) query() (Status, error) {
 		return Status{State: Running, Holder: h}, nil
 	case owned:
 		return Status{State: Starting}, nil
+	case len(raw) != 0 && h == nil:
+		// Nobody holds it and it is not a record: not a lock file.
+		return Status{}, pathErr("query", l.path, errNotRecord)
 	case len(raw) != 0:
 		return Status{State: Stale, Holder: h}, nil
 	}
@@ -307,27 +318,15 @@ func (l *Lock) query() (Status, error) {
 // record: writing the record (a rename over it) would destroy someone's
 // file.
 func (l *Lock) checkExisting() error {
-	f, err := os.Open(l.path)
-	if errors.Is(err, os.ErrNotExist) {
+	h, raw, err := l.readRecord()
+	switch {
+	case errors.Is(err, os.ErrNotExist):
 		return nil
-	}
-	if err != nil {
+	case errors.As(err, new(*PathError)):
+		return err
+	case err != nil:
 		return pathErr("lock", l.path, err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return pathErr("lock", l.path, err)
-	}
-	if !fi.Mode().IsRegular() {
-		return pathErr("lock", l.path, errors.New("is not a regular file"))
-	}
-	b := make([]byte, maxRecord+1)
-	n, _ := io.ReadFull(f, b)
-	if n == 0 {
-		return nil
-	}
-	if _, _, err := parseRecord(b[:n]); err != nil {
+	case len(raw) != 0 && h == nil:
 		return pathErr("lock", l.path, errNotRecord)
 	}
 	return nil
