@@ -19,7 +19,7 @@ TIERS=${TIERS:-"lint cross unit fuzz wine bench"}
 # dropped from PATH, so a tool the script forgot to pin fails here as it
 # would on a fresh machine, instead of being found by chance.
 strip_path() {
-	local dir=$1 out= d
+	local dir=$1 out='' d
 	local IFS=:
 	for d in $PATH; do
 		[ -n "$dir" ] && [ "$d" = "$dir" ] && continue
