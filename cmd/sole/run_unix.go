@@ -175,7 +175,7 @@ func execute(l *pidlock.Lock, path string, argv []string, o *runOpts, sigs <-cha
 			if ws.Stopped() {
 				// Job control: Ctrl-Z stopped COMMAND.
 				if tty >= 0 {
-					jobStop(tty, pid)
+					jobStop(tty, pid, ws.StopSignal())
 				}
 				continue
 			}
@@ -260,12 +260,19 @@ func foregroundTTY() int {
 	return -1
 }
 
-// jobStop mirrors a stop of COMMAND (Ctrl-Z) on sole, so that the shell
-// sees its job stopped and takes the terminal back. When sole is
-// continued (fg or bg), COMMAND gets the terminal again if sole has it,
-// and is continued too.
-func jobStop(tty, pid int) {
-	_ = syscall.Kill(os.Getpid(), syscall.SIGSTOP)
+// jobStop mirrors a stop of COMMAND (Ctrl-Z) on sole's own process group,
+// as the terminal would have stopped it without sole in between (sole and,
+// when a script runs sole, that script too), so that the shell sees its
+// job stopped and takes the terminal back. When sole is continued (fg or
+// bg), COMMAND gets the terminal again if sole has it, and is continued
+// too.
+func jobStop(tty, pid int, sig syscall.Signal) {
+	switch sig {
+	case syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU:
+	default:
+		sig = syscall.SIGSTOP
+	}
+	_ = syscall.Kill(-unix.Getpgrp(), sig)
 	// Continued.
 	if fg, err := unix.IoctlGetInt(tty, unix.TIOCGPGRP); err == nil && fg == unix.Getpgrp() {
 		_ = unix.IoctlSetPointerInt(tty, unix.TIOCSPGRP, pid)

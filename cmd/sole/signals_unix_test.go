@@ -572,58 +572,69 @@ func TestSignalsJobControl(t *testing.T) {
 	if err != nil {
 		t.Skipf("bash: %v", err)
 	}
-	sc := sigcount(t)
-	dir := t.TempDir()
-	rec := filepath.Join(dir, "record")
-	tty := openPTY(t)
-	const ps1 = "sigtest$ "
-	env := append(os.Environ(), "PS1="+ps1, "PS2=", "PROMPT_COMMAND=", "TERM=dumb", "HISTFILE=", "INPUTRC=/dev/null")
-	sh := tty.start(t, env, bash, "--norc", "--noprofile", "-i")
-	defer func() {
-		if t.Failed() {
-			t.Logf("terminal:\n%q", tty.output())
-		}
-	}()
-	prompt := regexp.MustCompile(regexp.QuoteMeta(ps1))
-
-	_, at := tty.waitOutput(t, prompt, 0)
-	tty.typeKeys(t, "sole run --lock "+filepath.Join(dir, "x.pid")+" -- "+sc+" "+rec+"\r")
-	waitReady(t, rec)
-
-	tty.typeKeys(t, "\x1a")
-	_, at = tty.waitOutput(t, regexp.MustCompile(`Stopped`), at)
-	_, at = tty.waitOutput(t, prompt, at)
-	if _, counts := readRecord(t, rec); len(counts) != 0 {
-		t.Errorf("COMMAND got %v from Ctrl-Z", counts)
+	// Run by the shell itself, and by a script the shell runs: Ctrl-Z
+	// must stop the whole job either way, or the shell never gets the
+	// terminal back.
+	forms := map[string]func(string) string{
+		"direct":      func(c string) string { return c },
+		"in a script": func(c string) string { return "sh -c '" + c + "; true'" },
 	}
+	for name, wrap := range forms {
+		t.Run(name, func(t *testing.T) {
+			sc := sigcount(t)
+			dir := t.TempDir()
+			rec := filepath.Join(dir, "record")
+			tty := openPTY(t)
+			const ps1 = "sigtest$ "
+			env := append(os.Environ(), "PS1="+ps1, "PS2=", "PROMPT_COMMAND=", "TERM=dumb", "HISTFILE=", "INPUTRC=/dev/null")
+			sh := tty.start(t, env, bash, "--norc", "--noprofile", "-i")
+			defer func() {
+				if t.Failed() {
+					t.Logf("terminal:\n%q", tty.output())
+				}
+			}()
+			prompt := regexp.MustCompile(regexp.QuoteMeta(ps1))
 
-	tty.typeKeys(t, "fg\r")
-	// bash names the job it resumes, then hands it the terminal; Ctrl-C
-	// before that would interrupt bash instead.
-	_, at = tty.waitOutput(t, regexp.MustCompile(`sole run --lock [^\r\n]*\r?\n`), at)
-	for end := time.Now().Add(sigDeadline); ; time.Sleep(5 * time.Millisecond) {
-		fg, err := tty.foreground()
-		if err != nil {
-			t.Fatalf("TIOCGPGRP: %v", err)
-		}
-		if fg != sh.pid {
-			break
-		}
-		if time.Now().After(end) {
-			t.Fatalf("the resumed job did not get the terminal within %v", sigDeadline)
-		}
-	}
-	tty.typeKeys(t, "\x03")
-	_, at = tty.waitOutput(t, prompt, at)
-	checkCounts(t, rec, map[string]int{"INT": 1})
+			_, at := tty.waitOutput(t, prompt, 0)
+			tty.typeKeys(t, wrap("sole run --lock "+filepath.Join(dir, "x.pid")+" -- "+sc+" "+rec)+"\r")
+			waitReady(t, rec)
 
-	tty.typeKeys(t, "echo status=$?\r")
-	m, _ := tty.waitOutput(t, regexp.MustCompile(`status=([0-9]+)`), at)
-	if m[1] != "0" && m[1] != strconv.Itoa(128+int(syscall.SIGINT)) {
-		t.Errorf("sole exited %s, want 0 (COMMAND's status) or 130", m[1])
-	}
-	tty.typeKeys(t, "exit\r")
-	if code := sh.wait(t); code != 0 {
-		t.Errorf("bash exited %d", code)
+			tty.typeKeys(t, "\x1a")
+			_, at = tty.waitOutput(t, regexp.MustCompile(`Stopped`), at)
+			_, at = tty.waitOutput(t, prompt, at)
+			if _, counts := readRecord(t, rec); len(counts) != 0 {
+				t.Errorf("COMMAND got %v from Ctrl-Z", counts)
+			}
+
+			tty.typeKeys(t, "fg\r")
+			// bash names the job it resumes, then hands it the terminal; Ctrl-C
+			// before that would interrupt bash instead.
+			_, at = tty.waitOutput(t, regexp.MustCompile(`sole run --lock [^\r\n]*\r?\n`), at)
+			for end := time.Now().Add(sigDeadline); ; time.Sleep(5 * time.Millisecond) {
+				fg, err := tty.foreground()
+				if err != nil {
+					t.Fatalf("TIOCGPGRP: %v", err)
+				}
+				if fg != sh.pid {
+					break
+				}
+				if time.Now().After(end) {
+					t.Fatalf("the resumed job did not get the terminal within %v", sigDeadline)
+				}
+			}
+			tty.typeKeys(t, "\x03")
+			_, at = tty.waitOutput(t, prompt, at)
+			checkCounts(t, rec, map[string]int{"INT": 1})
+
+			tty.typeKeys(t, "echo status=$?\r")
+			m, _ := tty.waitOutput(t, regexp.MustCompile(`status=([0-9]+)`), at)
+			if m[1] != "0" && m[1] != strconv.Itoa(128+int(syscall.SIGINT)) {
+				t.Errorf("sole exited %s, want 0 (COMMAND's status) or 130", m[1])
+			}
+			tty.typeKeys(t, "exit\r")
+			if code := sh.wait(t); code != 0 {
+				t.Errorf("bash exited %d", code)
+			}
+		})
 	}
 }
