@@ -165,3 +165,41 @@ func TestNoDescendantsNoWarning(t *testing.T) {
 		t.Fatalf("record left: %q", b)
 	}
 }
+
+// TestPassedDescriptors: a descriptor sole was given open (a socket
+// systemd passed, a file a script opened) reaches COMMAND, and so does the
+// lock; sole's own descriptors do not.
+func TestPassedDescriptors(t *testing.T) {
+	dir := t.TempDir()
+	lock := filepath.Join(dir, "x.pid")
+	passed := filepath.Join(dir, "passed")
+	f, err := os.Create(passed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out := filepath.Join(dir, "fds")
+	cmd := soleCmd("run", "--lock", lock, "--", "sh", "-c", `for f in /proc/self/fd/*; do readlink "$f"; done >"$1"`, "sh", out)
+	cmd.ExtraFiles = []*os.File{f} // fd 3 in sole
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("sole: %v: %s", err, b)
+	}
+	b, _ := os.ReadFile(out)
+	links := strings.Fields(string(b))
+	has := func(p string) bool {
+		for _, l := range links {
+			if l == p {
+				return true
+			}
+		}
+		return false
+	}
+	if !has(passed) || !has(lock) {
+		t.Fatalf("COMMAND's descriptors %q: want %s and the lock %s", links, passed, lock)
+	}
+	for _, l := range links {
+		if strings.HasPrefix(l, "anon_inode:") { // the Go runtime's epoll, eventfd
+			t.Fatalf("COMMAND got one of sole's own descriptors: %q", links)
+		}
+	}
+}

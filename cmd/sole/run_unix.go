@@ -88,22 +88,16 @@ func execute(l *pidlock.Lock, path string, argv []string, o *runOpts, sigs <-cha
 	if notifySocket != "" {
 		env = withoutEnv(env, "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
 	}
-	files := []uintptr{0, 1, 2}
 	attr := &syscall.SysProcAttr{Setpgid: true}
+	inherit := -1
 	if o.noInherit {
 		// The lock stays in sole alone, so COMMAND must not outlive it.
 		dieWithParent(attr)
 	} else {
-		// The command inherits the locked descriptor, at the same number:
-		// the kernel keeps the lock until every copy is closed, so if sole
-		// is killed, the command still holds it and no second one can
-		// start. sole's own copy stays close-on-exec, so that nothing else
-		// it runs (a health check) gets one.
-		fd := int(l.Fd())
-		for len(files) <= fd {
-			files = append(files, ^uintptr(0))
-		}
-		files[fd] = uintptr(fd)
+		// The command inherits the locked descriptor: the kernel keeps the
+		// lock until every copy is closed, so if sole is killed, the
+		// command still holds it and no second one can start.
+		inherit = int(l.Fd())
 	}
 	tty := foregroundTTY()
 	if tty >= 0 {
@@ -113,7 +107,7 @@ func execute(l *pidlock.Lock, path string, argv []string, o *runOpts, sigs <-cha
 		attr.Foreground, attr.Ctty = true, tty
 	}
 	becomeSubreaper()
-	pid, wait, err := children.start(func() (int, error) { return startCommand(path, argv, env, files, attr) })
+	pid, wait, err := children.start(func() (int, error) { return startCommand(path, argv, env, inherit, attr) })
 	if err != nil {
 		restoreTTY(tty)
 		l.Unlock()
@@ -216,11 +210,22 @@ func execute(l *pidlock.Lock, path string, argv []string, o *runOpts, sigs <-cha
 	}
 }
 
-// startCommand starts the command in a process group of its own. A file
-// that is executable but not a binary or a #! script (exec's ENOEXEC) is
-// run by /bin/sh, as the shell and execvp(3) do.
-func startCommand(path string, argv, env []string, files []uintptr, attr *syscall.SysProcAttr) (int, error) {
-	pa := &syscall.ProcAttr{Env: env, Files: files, Sys: attr}
+// startCommand starts the command in a process group of its own, with
+// descriptor inherit (unless it is -1) open in it at the same number. That
+// descriptor is close-on-exec in sole but for the fork: every fork sole
+// makes goes through the reaper, one at a time, so nothing else it runs (a
+// health check) gets a copy. Descriptors sole itself inherited open (a
+// socket systemd passed) pass through, as before. A file that is
+// executable but not a binary or a #! script (exec's ENOEXEC) is run by
+// /bin/sh, as the shell and execvp(3) do.
+func startCommand(path string, argv, env []string, inherit int, attr *syscall.SysProcAttr) (int, error) {
+	if inherit >= 0 {
+		if _, err := unix.FcntlInt(uintptr(inherit), unix.F_SETFD, 0); err != nil {
+			return 0, err
+		}
+		defer unix.FcntlInt(uintptr(inherit), unix.F_SETFD, unix.FD_CLOEXEC)
+	}
+	pa := &syscall.ProcAttr{Env: env, Files: []uintptr{0, 1, 2}, Sys: attr}
 	pid, err := syscall.ForkExec(path, argv, pa)
 	if err == syscall.ENOEXEC {
 		pid, err = syscall.ForkExec("/bin/sh", append([]string{"sh", path}, argv[1:]...), pa)
