@@ -1,10 +1,11 @@
 // Command sole runs a program as exactly one instance.
 //
 //	sole run [--name NAME | --lock PATH] [--scope system|user] [--wait [--timeout DUR]]
-//	         [--replace [--stop-timeout DUR]] [--no-inherit] -- COMMAND [ARGS...]
+//	         [--replace [--stop-timeout DUR]] [--no-inherit] [--quiet] [--conflict-exit-code N]
+//	         -- COMMAND [ARGS...]
 //	sole status [NAME | --name NAME | --lock PATH] [--scope system|user] [--json]
 //	sole help [COMMAND]
-//	sole --version
+//	sole --version | -V
 //
 // See docs/cli.md for every option and exit code.
 package main
@@ -101,7 +102,7 @@ func sole(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	switch args[0] {
-	case "--version", "-version", "version":
+	case "--version", "-version", "-V", "version":
 		fmt.Fprintf(stdout, "sole %s\n", soleVersion())
 		return exitOK
 	case "-h", "--help", "-help":
@@ -157,7 +158,7 @@ Commands:
 		fmt.Fprintf(w, "  %-10s %s\n", c.name, short)
 	}
 	fmt.Fprint(w, `
-Run "sole help COMMAND" for a command's options; "sole --version" prints the version.
+Run "sole help COMMAND" for a command's options; "sole --version" (-V) prints the version.
 Exit codes are listed in docs/cli.md.
 `)
 }

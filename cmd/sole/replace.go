@@ -88,23 +88,23 @@ func replaceHolder(l *pidlock.Lock, stopTimeout time.Duration, sigs <-chan os.Si
 	note := func(sig string, p holderProc) { sent = append(sent, sig+" to "+p.String()) }
 	var wait backoff
 	for {
-		err := l.TryLock()
-		if !errors.Is(err, pidlock.ErrLocked) {
-			return err
+		locked := l.TryLock()
+		if !errors.Is(locked, pidlock.ErrLocked) {
+			return locked
 		}
 		if cause := context.Cause(ctx); cause != nil {
-			return errors.Join(err, cause)
+			return errors.Join(locked, cause)
 		}
-		hs, herr := findHolders(l, holderOf(err))
+		hs, herr := findHolders(l, holderOf(locked))
 		if herr != nil {
-			return &replaceError{locked: err, why: "cannot tell which processes hold the lock: " + herr.Error(), sent: sent}
+			return &replaceError{locked: locked, why: "cannot tell which processes hold the lock: " + herr.Error(), sent: sent}
 		}
 		now := time.Now()
 		if now.After(deadline) {
-			return &replaceError{locked: err, why: fmt.Sprintf("still locked %v after --replace began", (2*stopTimeout + replaceGrace).Round(time.Millisecond)), sent: sent, holders: hs}
+			return &replaceError{locked: locked, why: fmt.Sprintf("still locked %v after --replace began", (2*stopTimeout + replaceGrace).Round(time.Millisecond)), sent: sent, holders: hs}
 		}
 		if len(hs) == 0 && len(asked) == 0 {
-			return &replaceError{locked: err, why: "the lock is held, but by no process that sole can see (another user's, or in another PID namespace)"}
+			return &replaceError{locked: locked, why: "the lock is held, but by no process that sole can see (another user's, or in another PID namespace)"}
 		}
 		for _, h := range hs {
 			k := h.key()
@@ -116,20 +116,20 @@ func replaceHolder(l *pidlock.Lock, stopTimeout time.Duration, sigs <-chan os.Si
 					case err == nil:
 						note("SIGKILL", h)
 					case !errors.Is(err, errGone):
-						return &replaceError{locked: err, why: "cannot kill " + h.String() + ": " + err.Error(), sent: sent, holders: hs}
+						return &replaceError{locked: locked, why: "cannot kill " + h.String() + ": " + err.Error(), sent: sent, holders: hs}
 					}
 					killed[k] = true
 				}
 				continue
 			}
 			if h.pid == 1 {
-				return &replaceError{locked: err, why: "the lock is held by " + h.String() + ", which sole does not signal", sent: sent, holders: hs}
+				return &replaceError{locked: locked, why: "the lock is held by " + h.String() + ", which sole does not signal", sent: sent, holders: hs}
 			}
 			switch err := signalProc(l, h, false); {
 			case errors.Is(err, errGone):
 				continue
 			case err != nil:
-				return &replaceError{locked: err, why: "cannot stop " + h.String() + ": " + err.Error(), sent: sent, holders: hs}
+				return &replaceError{locked: locked, why: "cannot stop " + h.String() + ": " + err.Error(), sent: sent, holders: hs}
 			}
 			note("SIGTERM", h)
 			asked[k] = now

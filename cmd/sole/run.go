@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/solehq/sole/pidlock"
@@ -17,7 +18,8 @@ import (
 var runCmd = &command{
 	name: "run",
 	usage: "sole run [--name NAME | --lock PATH] [--scope system|user] [--wait [--timeout DUR]]\n" +
-		"                [--replace [--stop-timeout DUR]] [--no-inherit] -- COMMAND [ARGS...]",
+		"                [--replace [--stop-timeout DUR]] [--no-inherit] [--quiet] [--conflict-exit-code N]\n" +
+		"                -- COMMAND [ARGS...]",
 	help: `Run COMMAND while holding its single-instance lock.
 
 If another process holds the lock, sole exits 75 at once with one line
@@ -41,6 +43,8 @@ type runOpts struct {
 	replace     bool
 	stopTimeout time.Duration
 	noInherit   bool
+	quiet       bool
+	conflict    int
 	health      string
 	service     bool
 }
@@ -54,6 +58,9 @@ func newRunFlags() (*flag.FlagSet, *runOpts) {
 	fs.BoolVar(&o.replace, "replace", false, "stop the running instance (SIGTERM, then SIGKILL) and run this one")
 	o.stopTimeout = 10 * time.Second
 	fs.Var(durationFlag{&o.stopTimeout}, "stop-timeout", "with --replace: give the holder `DUR` to stop before SIGKILL (default 10s)")
+	fs.BoolVar(&o.quiet, "quiet", false, "print no line when the lock is taken (for cron: no mail for a skipped run)")
+	o.conflict = exitTempFail
+	fs.Var(exitCodeFlag{&o.conflict}, "conflict-exit-code", "exit with `N` (0 to 255) when the lock is taken, as flock -E (default 75)")
 	fs.BoolVar(&o.noInherit, "no-inherit", false, "keep the lock in sole: COMMAND and its children do not inherit it, and COMMAND is killed if sole dies (flock -o)")
 	fs.StringVar(&o.health, "health", "", "under a systemd watchdog: feed it only while shell `CMD` succeeds")
 	fs.BoolVar(&o.service, "service", false, "Windows: run as a service of the service control manager (sole install sets it)")
@@ -203,16 +210,37 @@ func lockFailed(l *pidlock.Lock, err error, o *runOpts, stderr io.Writer) int {
 		var re *replaceError
 		switch {
 		case errors.As(err, &re):
+			// What was sent to whom: never kept quiet.
 			fmt.Fprintf(stderr, "sole: %s: --replace failed: %s\n", l.Name(), re)
+		case o.quiet:
 		case o.wait:
 			fmt.Fprintf(stderr, "sole: %s is still running after %v (%s)\n", l.Name(), o.timeout, who)
 		default:
 			fmt.Fprintf(stderr, "sole: %s is already running (%s)\n", l.Name(), who)
 		}
-		return exitTempFail
+		return o.conflict
 	}
 	fmt.Fprintf(stderr, "sole: %s\n", lockErrorLine(err))
 	return exitCantLock
+}
+
+// exitCodeFlag is an exit status option: a whole number from 0 to 255.
+type exitCodeFlag struct{ p *int }
+
+func (f exitCodeFlag) String() string {
+	if f.p == nil {
+		return ""
+	}
+	return strconv.Itoa(*f.p)
+}
+
+func (f exitCodeFlag) Set(v string) error {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > 255 {
+		return errors.New("want an exit status from 0 to 255")
+	}
+	*f.p = n
+	return nil
 }
 
 // errNotFound is matched by lookPath's error when nothing by that name is
