@@ -151,13 +151,14 @@ func serviceCmd(name, help string, do func(string, bool) error) *command {
 		flags: func() *flag.FlagSet { fs, _ := newFlags(); return fs },
 		run: func(c *command, args []string, stdout, stderr io.Writer) int {
 			fs, user := newFlags()
-			if code, ok := parseFlags(c, fs, args, stdout, stderr); !ok {
+			names, code, ok := parseInterspersed(c, fs, args, stdout, stderr)
+			if !ok {
 				return code
 			}
-			if fs.NArg() != 1 {
+			if len(names) != 1 {
 				return usageError(stderr, name+": want exactly one NAME", name)
 			}
-			svc := fs.Arg(0)
+			svc := names[0]
 			if err := pidlock.ValidName(svc); err != nil {
 				return usageError(stderr, name+": "+err.Error(), name)
 			}

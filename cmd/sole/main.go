@@ -213,6 +213,27 @@ func parseFlags(c *command, fs *flag.FlagSet, args []string, stdout, stderr io.W
 	return usageError(stderr, c.name+": "+strings.TrimSpace(err.Error()), c.name), false
 }
 
+// parseInterspersed is parseFlags for a command whose arguments are names,
+// not a COMMAND: options may come before or after them (`sole status NAME
+// --json`), and "--" ends the options. It returns the names.
+func parseInterspersed(c *command, fs *flag.FlagSet, args []string, stdout, stderr io.Writer) ([]string, int, bool) {
+	var names []string
+	for {
+		if code, ok := parseFlags(c, fs, args, stdout, stderr); !ok {
+			return nil, code, false
+		}
+		rest := fs.Args()
+		if used := len(args) - len(rest); used > 0 && args[used-1] == "--" {
+			return append(names, rest...), 0, true
+		}
+		if len(rest) == 0 {
+			return names, 0, true
+		}
+		names = append(names, rest[0])
+		args = rest[1:]
+	}
+}
+
 // lockFlags are the options that select a lock.
 type lockFlags struct {
 	name, path       string

@@ -40,10 +40,11 @@ func newStatusFlags() (*flag.FlagSet, *statusOpts) {
 
 func statusMain(c *command, args []string, stdout, stderr io.Writer) int {
 	fs, o := newStatusFlags()
-	if code, ok := parseFlags(c, fs, args, stdout, stderr); !ok {
+	rest, code, ok := parseInterspersed(c, fs, args, stdout, stderr)
+	if !ok {
 		return code
 	}
-	switch rest := fs.Args(); {
+	switch {
 	case len(rest) > 1:
 		return usageError(stderr, "status: too many arguments", "status")
 	case len(rest) == 1 && (o.nameSet || o.pathSet):
