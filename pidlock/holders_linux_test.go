@@ -39,6 +39,23 @@ func TestFdinfoHasLock(t *testing.T) {
 	}
 }
 
+// heldWithChild takes l and hands its descriptor to a child (sleep 300),
+// as `sole run` hands it to its command; the child is killed when the
+// test ends.
+func heldWithChild(t *testing.T, l *Lock) *exec.Cmd {
+	t.Helper()
+	if err := l.TryLock(); err != nil {
+		t.Fatal(err)
+	}
+	child := exec.Command("sleep", "300")
+	child.ExtraFiles = []*os.File{os.NewFile(l.Fd(), l.Path())}
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { child.Process.Kill(); child.Wait() })
+	return child
+}
+
 // TestHolders: the kernel's holders are the process that took the lock
 // and every process that inherited its descriptor, and no process that
 // merely has the file open.
@@ -47,23 +64,14 @@ func TestHolders(t *testing.T) {
 	if hs, err := l.Holders(); err != nil || len(hs) != 0 {
 		t.Fatalf("Holders of a missing file = %v, %v", hs, err)
 	}
-	if err := l.TryLock(); err != nil {
-		t.Fatal(err)
-	}
+	// A child that inherits the locked descriptor.
+	child := heldWithChild(t, l)
 	// A reader, not a holder.
 	r, err := os.Open(l.Path())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	// A child that inherits the locked descriptor.
-	f := os.NewFile(l.Fd(), l.Path())
-	child := exec.Command("sleep", "300")
-	child.ExtraFiles = []*os.File{f}
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { child.Process.Kill(); child.Wait() }()
 	hs, err := l.Holders()
 	if err != nil {
 		t.Fatal(err)
@@ -89,16 +97,7 @@ func TestHolders(t *testing.T) {
 // the record as Unlock does.
 func TestUnlockInherited(t *testing.T) {
 	l := newLock(t, DeferRecord())
-	if err := l.TryLock(); err != nil {
-		t.Fatal(err)
-	}
-	f := os.NewFile(l.Fd(), l.Path())
-	child := exec.Command("sleep", "300")
-	child.ExtraFiles = []*os.File{f}
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { child.Process.Kill(); child.Wait() }()
+	child := heldWithChild(t, l)
 	if err := l.SetHolder(child.Process.Pid); err != nil {
 		t.Fatal(err)
 	}
@@ -132,16 +131,7 @@ func TestUnlockInherited(t *testing.T) {
 // that process.
 func TestInheritedHolderNamed(t *testing.T) {
 	l := newLock(t, DeferRecord())
-	if err := l.TryLock(); err != nil {
-		t.Fatal(err)
-	}
-	f := os.NewFile(l.Fd(), l.Path())
-	heir := exec.Command("sleep", "300")
-	heir.ExtraFiles = []*os.File{f}
-	if err := heir.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { heir.Process.Kill(); heir.Wait() }()
+	heir := heldWithChild(t, l)
 	// The record names a process that has exited.
 	gone := exec.Command("true")
 	gone.Run()

@@ -164,15 +164,8 @@ func TestUnixUserLockDir(t *testing.T) {
 		},
 		{
 			name: "linux/tmp-root-symlink", goos: "linux", root: true,
-			fixtures: func(t *testing.T, dir string) (string, string) {
-				mkdirMode(t, dir+"/private", 0o755)
-				mkdirMode(t, dir+"/private/tmp", 0o777|os.ModeSticky)
-				if err := os.Symlink("private/tmp", dir+"/tmp"); err != nil {
-					t.Fatal(err)
-				}
-				return dir + "/missing", dir + "/tmp"
-			},
-			want: func(_, tmp string) string { return filepath.Dir(tmp) + "/private/tmp/" + id },
+			fixtures: rootTmpLink,
+			want:     func(_, tmp string) string { return filepath.Dir(tmp) + "/private/tmp/" + id },
 		},
 		{
 			name: "darwin/run-lock-ignored", goos: "darwin", root: true,
@@ -190,15 +183,8 @@ func TestUnixUserLockDir(t *testing.T) {
 		},
 		{
 			name: "darwin/tmp-root-symlink", goos: "darwin", root: true,
-			fixtures: func(t *testing.T, dir string) (string, string) {
-				mkdirMode(t, dir+"/private", 0o755)
-				mkdirMode(t, dir+"/private/tmp", 0o777|os.ModeSticky)
-				if err := os.Symlink("private/tmp", dir+"/tmp"); err != nil {
-					t.Fatal(err)
-				}
-				return dir + "/missing", dir + "/tmp"
-			},
-			want: func(_, tmp string) string { return filepath.Dir(tmp) + "/private/tmp/" + id },
+			fixtures: rootTmpLink,
+			want:     func(_, tmp string) string { return filepath.Dir(tmp) + "/private/tmp/" + id },
 		},
 		{
 			name: "darwin/tmp-root-symlink-absolute-chain", goos: "darwin", root: true,
@@ -325,4 +311,15 @@ func TestDefaultScopeUnix(t *testing.T) {
 	if got := DefaultScope(); got != want {
 		t.Errorf("DefaultScope() = %v with euid %d, want %v", got, os.Geteuid(), want)
 	}
+}
+
+// rootTmpLink is the fixture of macOS's /tmp: a symlink owned by root
+// (the test runs as root) to private/tmp, with no /run/lock.
+func rootTmpLink(t *testing.T, dir string) (string, string) {
+	mkdirMode(t, dir+"/private", 0o755)
+	mkdirMode(t, dir+"/private/tmp", 0o777|os.ModeSticky)
+	if err := os.Symlink("private/tmp", dir+"/tmp"); err != nil {
+		t.Fatal(err)
+	}
+	return dir + "/missing", dir + "/tmp"
 }

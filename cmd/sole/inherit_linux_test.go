@@ -23,6 +23,33 @@ import (
 // writes its pid to $1 and lives 300 s.
 const daemonize = `(setsid sh -c 'echo $$ >"$0.tmp"; mv "$0.tmp" "$0"; exec sleep 300' "$1" &); exit 0`
 
+// outputFile is where a test sends the output of a sole whose command
+// leaves a daemon: a file, not a pipe, which the daemon would inherit and
+// keep open for its 300 s.
+func outputFile(t *testing.T, dir string) *os.File {
+	t.Helper()
+	f, err := os.Create(filepath.Join(dir, "output"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+// daemonPID waits for the daemon of `daemonize` to write its pid to file,
+// and kills it when the test ends.
+func daemonPID(t *testing.T, file string) int {
+	t.Helper()
+	waitFile(t, file)
+	b, _ := os.ReadFile(file)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatalf("daemon pid %q: %v", b, err)
+	}
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+	return pid
+}
+
 // TestInheritedHolder: a command that daemonizes passes the lock on, and
 // status, run's refusal, --wait and --replace all see the daemon as the
 // holder; sole says so when the command exits.
@@ -30,20 +57,11 @@ func TestInheritedHolder(t *testing.T) {
 	dir := t.TempDir()
 	lock := filepath.Join(dir, "x.pid")
 	pidFile := filepath.Join(dir, "daemon")
-	// A file, not a pipe: the daemon inherits sole's stderr and would keep
-	// a pipe open for 300 s.
-	errFile, err := os.Create(filepath.Join(dir, "stderr"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer errFile.Close()
+	errFile := outputFile(t, dir)
 	first := soleCmd("run", "--lock", lock, "--", "sh", "-c", daemonize, "sh", pidFile)
 	first.Stderr = errFile
 	code := exitCode(first.Run())
-	waitFile(t, pidFile)
-	b, _ := os.ReadFile(pidFile)
-	daemon, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	t.Cleanup(func() { syscall.Kill(daemon, syscall.SIGKILL) })
+	daemon := daemonPID(t, pidFile)
 	msg, _ := os.ReadFile(errFile.Name())
 	if code != 0 {
 		t.Fatalf("sole exited %d: %s", code, msg)
@@ -98,11 +116,7 @@ func TestNoInherit(t *testing.T) {
 		dir := t.TempDir()
 		lock := filepath.Join(dir, "x.pid")
 		pidFile := filepath.Join(dir, "daemon")
-		errFile, err := os.Create(filepath.Join(dir, "stderr"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer errFile.Close()
+		errFile := outputFile(t, dir)
 		c := soleCmd("run", "--no-inherit", "--lock", lock, "--", "sh", "-c", daemonize, "sh", pidFile)
 		c.Stdout, c.Stderr = errFile, errFile
 		if err := c.Run(); err != nil {
@@ -111,10 +125,7 @@ func TestNoInherit(t *testing.T) {
 		if out, _ := os.ReadFile(errFile.Name()); len(out) != 0 {
 			t.Fatalf("sole printed %q", out)
 		}
-		waitFile(t, pidFile)
-		b, _ := os.ReadFile(pidFile)
-		daemon, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-		defer syscall.Kill(daemon, syscall.SIGKILL)
+		daemonPID(t, pidFile)
 		if st, err := mustLock(t, lock).Query(); err != nil || st.State != pidlock.NotRunning {
 			t.Fatalf("Query = %+v, %v; want not running", st, err)
 		}
