@@ -61,7 +61,7 @@ type command struct {
 	run   func(c *command, args []string, stdout, stderr io.Writer) int
 }
 
-var commands = []*command{runCmd, statusCmd, installCmd, uninstallCmd, startCmd, stopCmd, restartCmd, packageCmd, helpCmd}
+var commands = []*command{runCmd, statusCmd, listCmd, installCmd, uninstallCmd, startCmd, stopCmd, restartCmd, packageCmd, helpCmd}
 
 // helpCmd is run by sole itself (its run field stays nil), which keeps the
 // command table free of an initialization cycle.
