@@ -1,0 +1,95 @@
+package cli
+
+import (
+	"bytes"
+	"flag"
+	"io"
+	"strings"
+	"testing"
+)
+
+func testProgram() *Program {
+	var quiet bool
+	var dur string
+	flags := func() *flag.FlagSet {
+		fs := NewFlagSet("go")
+		fs.BoolVar(&quiet, "quiet", false, "say nothing")
+		fs.StringVar(&dur, "scope", "", "where: `system|user`")
+		Alias(fs, "q", "quiet")
+		return fs
+	}
+	run := func(c *Command, args []string, stdout, stderr io.Writer) int {
+		fs := flags()
+		names, code, ok := c.ParseInterspersed(fs, args, stdout, stderr)
+		if !ok {
+			return code
+		}
+		if len(names) > 1 {
+			return c.UsageError(stderr, "too many arguments")
+		}
+		io.WriteString(stdout, strings.Join(names, ",")+" quiet="+map[bool]string{true: "y", false: "n"}[quiet]+"\n")
+		return ExitOK
+	}
+	return &Program{
+		Name:    "prog",
+		Summary: "prog does things.",
+		Version: "v1.2.3",
+		Commands: []*Command{
+			{Name: "go", Usage: "go [NAME] [-q]", Help: "Go somewhere.\n\nMore words.", Flags: flags, Args: ArgLock, Run: run},
+			{Name: "secret", Hidden: true, Help: "Hidden.", Run: run},
+		},
+	}
+}
+
+func TestMain(t *testing.T) {
+	for name, tc := range map[string]struct {
+		args         []string
+		code         int
+		stdout, errs string
+	}{
+		"no args":          {nil, ExitUsage, "", "Commands:"},
+		"help":             {[]string{"help"}, ExitOK, "  go         Go somewhere.\n", ""},
+		"--help":           {[]string{"--help"}, ExitOK, "Commands:", ""},
+		"hidden not shown": {[]string{"help"}, ExitOK, "help       Show help for prog", ""},
+		"help cmd":         {[]string{"help", "go"}, ExitOK, "  -q, --quiet\n        say nothing\n", ""},
+		"cmd --help":       {[]string{"go", "--help"}, ExitOK, "Usage: prog go [NAME] [-q]", ""},
+		"cmd -h":           {[]string{"go", "x", "-h"}, ExitOK, "Usage: prog go", ""},
+		"help unknown":     {[]string{"help", "nope"}, ExitUsage, "", "prog: unknown command \"nope\"\nRun 'prog help' for usage.\n"},
+		"help two":         {[]string{"help", "a", "b"}, ExitUsage, "", "help takes at most one command"},
+		"version":          {[]string{"-V"}, ExitOK, "prog v1.2.3\n", ""},
+		"--version":        {[]string{"--version"}, ExitOK, "prog v1.2.3\n", ""},
+		"unknown":          {[]string{"nope"}, ExitUsage, "", "prog: unknown command \"nope\"\n"},
+		"unknown option":   {[]string{"--json"}, ExitUsage, "", "prog: unknown option --json: options come after the command\n"},
+		"interspersed":     {[]string{"go", "a", "-q"}, ExitOK, "a quiet=y\n", ""},
+		"long alias":       {[]string{"go", "--quiet", "a"}, ExitOK, "a quiet=y\n", ""},
+		"after --":         {[]string{"go", "--", "-q"}, ExitOK, "-q quiet=n\n", ""},
+		"bad option":       {[]string{"go", "--nope"}, ExitUsage, "", "prog: go: flag provided but not defined: -nope\nRun 'prog help go' for usage.\n"},
+		"usage error":      {[]string{"go", "a", "b"}, ExitUsage, "", "prog: go: too many arguments\nRun 'prog help go' for usage.\n"},
+		"hidden runs":      {[]string{"secret", "z"}, ExitOK, "z quiet=n\n", ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := testProgram().Main(tc.args, &stdout, &stderr)
+			if code != tc.code || !strings.Contains(stdout.String(), tc.stdout) || !strings.Contains(stderr.String(), tc.errs) {
+				t.Errorf("exit %d, stdout %q, stderr %q; want %d, %q, %q", code, stdout.String(), stderr.String(), tc.code, tc.stdout, tc.errs)
+			}
+			if strings.Contains(stdout.String(), "secret") {
+				t.Errorf("hidden command listed: %q", stdout.String())
+			}
+		})
+	}
+}
+
+func TestOptions(t *testing.T) {
+	opts := Options(testProgram().Commands[0].Flags())
+	if len(opts) != 2 {
+		t.Fatalf("options %+v", opts)
+	}
+	q, s := opts[0], opts[1]
+	if q.Synopsis() != "-q, --quiet" || q.Arg != "" {
+		t.Errorf("quiet: %+v %q", q, q.Synopsis())
+	}
+	if s.Synopsis() != "--scope system|user" || strings.Join(s.Choices, ",") != "system,user" {
+		t.Errorf("scope: %+v %q", s, s.Synopsis())
+	}
+}
