@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"slices"
 	"strings"
 )
@@ -12,12 +13,12 @@ import (
 // A Program is a command with subcommands: sole, sole-package, or a
 // program built on runtime.Main.
 type Program struct {
-	Name     string     // how the program is called in messages: "sole"
-	Summary  string     // one sentence for the top of the help: "sole runs a program as exactly one instance."
-	Commands []*Command // in the order help lists them; "help" is added by Main
-	Default  string     // the command run with no arguments; "" prints the usage and exits 64
-	Version  string     // printed by -V and --version; "" when the program has none
-	Footer   string     // printed at the end of the help, after the command list
+	Name     string        // how the program is called in messages: "sole"
+	Summary  string        // one sentence for the top of the help: "sole runs a program as exactly one instance."
+	Commands []*Command    // in the order help lists them; "help" is added by Main
+	Default  string        // the command run with no arguments; "" prints the usage and exits 64
+	Version  func() string // printed by -V and --version; nil when the program has none
+	Footer   string        // printed at the end of the help, after the command list
 }
 
 // A Command is one entry of a program's command table. The table is the
@@ -73,8 +74,8 @@ func (p *Program) Main(args []string, stdout, stderr io.Writer) int {
 		p.Usage(stdout)
 		return ExitOK
 	case "-V", "-version", "--version":
-		if p.Version != "" {
-			fmt.Fprintf(stdout, "%s %s\n", p.Name, p.Version)
+		if p.Version != nil {
+			fmt.Fprintf(stdout, "%s %s\n", p.Name, p.Version())
 			return ExitOK
 		}
 	case "help":
@@ -126,7 +127,7 @@ func (p *Program) Usage(w io.Writer) {
 	}
 	fmt.Fprintf(w, "  %-10s %s\n", "help", "Show help for "+p.Name+" or for one command.")
 	fmt.Fprintf(w, "\nRun \"%s help COMMAND\" or \"%s COMMAND --help\" for a command's options", p.Name, p.Name)
-	if p.Version != "" {
+	if p.Version != nil {
 		fmt.Fprintf(w, "; \"%s --version\" (-V) prints the version", p.Name)
 	}
 	fmt.Fprint(w, ".\n")
@@ -291,4 +292,22 @@ func Options(fs *flag.FlagSet) []Option {
 		slices.Sort(opts[i].Aliases)
 	}
 	return opts
+}
+
+// BuildVersion is the main module's version from the build information
+// ("(devel)" when built from a work tree) and the Go version, for
+// Program.Version. A non-empty v, set at link time, is used instead of
+// the module version.
+func BuildVersion(v string) string {
+	bi, ok := debug.ReadBuildInfo()
+	if v == "" && ok {
+		v = bi.Main.Version
+	}
+	if v == "" {
+		v = "(devel)"
+	}
+	if ok {
+		v += " " + bi.GoVersion
+	}
+	return v
 }

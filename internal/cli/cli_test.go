@@ -33,7 +33,7 @@ func testProgram() *Program {
 	return &Program{
 		Name:    "prog",
 		Summary: "prog does things.",
-		Version: "v1.2.3",
+		Version: func() string { return "v1.2.3" },
 		Commands: []*Command{
 			{Name: "go", Usage: "go [NAME] [-q]", Help: "Go somewhere.\n\nMore words.", Flags: flags, Args: ArgLock, Run: run},
 			{Name: "secret", Hidden: true, Help: "Hidden.", Run: run},
