@@ -12,6 +12,7 @@ import (
 
 	"github.com/coreos/go-systemd/v22/activation"
 
+	"github.com/solehq/sole/internal/sdnotify"
 	"github.com/solehq/sole/pidlock"
 )
 
@@ -134,7 +135,7 @@ func (l *lifecycle) start(ctx context.Context) error {
 			l.stop()
 			return fmt.Errorf("runtime: %s: start cancelled: %w", l.cfg.Name, ctx.Err())
 		case <-extend.C:
-			l.n.send(msgExtend(extendBy)...)
+			l.n.send(sdnotify.ExtendTimeout(extendBy))
 		}
 	}
 }
@@ -165,7 +166,7 @@ func (l *lifecycle) takeLock(ctx context.Context) error {
 				case <-done:
 					return
 				case <-t.C:
-					l.n.send(msgExtend(extendBy)...)
+					l.n.send(sdnotify.ExtendTimeout(extendBy))
 				}
 			}
 		}()
@@ -208,7 +209,7 @@ func (l *lifecycle) setStatus(s string) {
 	if !l.isReady {
 		return
 	}
-	if err := l.n.send(msgStatus(s)...); err != nil {
+	if err := l.n.send(sdnotify.Status(s)); err != nil {
 		l.log.Warn("sd_notify STATUS failed", "err", err)
 	}
 }
@@ -243,7 +244,7 @@ func (l *lifecycle) startWatchdog() {
 			}
 			l.mu.Lock()
 			if !l.stopped {
-				l.n.send(msgWatchdog()...)
+				l.n.send(sdnotify.Watchdog)
 			}
 			l.mu.Unlock()
 		}
@@ -260,7 +261,7 @@ func (l *lifecycle) stop() error {
 		return l.appErr
 	}
 	l.stopped = true
-	l.n.send(msgStopping("stopping")...)
+	l.n.send(sdnotify.Stopping, sdnotify.Status("stopping"))
 	l.mu.Unlock()
 	if l.wdStop != nil {
 		close(l.wdStop)

@@ -5,8 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"time"
 
+	"github.com/solehq/sole/internal/cli"
+	"github.com/solehq/sole/internal/report"
 	"github.com/solehq/sole/internal/svcmgr"
 	"github.com/solehq/sole/internal/unit"
 	"github.com/solehq/sole/pidlock"
@@ -42,21 +43,18 @@ func manage(cfg Config, cmd string, args []string, stdout, stderr io.Writer) int
 		}
 		return 0
 	case "status":
-		scope := pidlock.ScopeSystem
-		if *user {
-			scope = pidlock.ScopeUser
-		}
-		if cfg.Scope != 0 {
-			scope = cfg.Scope
-		}
-		l, err := pidlock.Named(cfg.Name, pidlock.WithScope(scope))
+		l, err := cfg.statusLock(*user)
 		if err != nil {
-			fmt.Fprintf(stderr, "%s status: %v\n", cfg.Name, err)
-			return svcmgr.StatusUnknown
+			fmt.Fprintf(stderr, "%s status: %s\n", cfg.Name, report.ErrorLine(err))
+			return cli.StatusUnknown
 		}
-		line, code := svcmgr.Report(cfg.Name, *user, l, func(h pidlock.Holder) string { return h.Since.Format(time.TimeOnly) })
-		fmt.Fprintln(stdout, line)
-		return code
+		r := report.Gather(cfg.Name, l, &report.Service{Name: cfg.Name, User: *user})
+		if r.Err != nil {
+			fmt.Fprintf(stderr, "%s status: %s\n", cfg.Name, report.ErrorLine(r.Err))
+		} else {
+			fmt.Fprintln(stdout, r.Text())
+		}
+		return r.Code()
 	}
 	var err error
 	switch cmd {
@@ -74,6 +72,24 @@ func manage(cfg Config, cmd string, args []string, stdout, stderr io.Writer) int
 		return 1
 	}
 	return 0
+}
+
+// statusLock is the lock the service takes (see newLifecycle), for its
+// status: Config.LockPath when set, else the lock named Config.Name; in
+// Config.Scope when set, else in the scope of the service, which runs as
+// root (the system scope) or, with --user, as the user.
+func (cfg Config) statusLock(user bool) (*pidlock.Lock, error) {
+	scope := pidlock.ScopeSystem
+	if user {
+		scope = pidlock.ScopeUser
+	}
+	if cfg.Scope != 0 {
+		scope = cfg.Scope
+	}
+	if cfg.LockPath != "" {
+		return pidlock.New(cfg.LockPath, pidlock.WithScope(scope))
+	}
+	return pidlock.Named(cfg.Name, pidlock.WithScope(scope))
 }
 
 // description is the service definition of this program: it runs itself

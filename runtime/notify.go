@@ -2,12 +2,10 @@ package runtime
 
 import (
 	"os"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/coreos/go-systemd/v22/daemon"
+	"github.com/solehq/sole/internal/sdnotify"
 )
 
 // notifier sends sd_notify(3) messages to the address NOTIFY_SOCKET had
@@ -22,53 +20,25 @@ type notifier struct {
 
 func newNotifier() *notifier {
 	n := &notifier{addr: os.Getenv("NOTIFY_SOCKET")}
+	// A WATCHDOG_USEC or WATCHDOG_PID that does not parse means no
+	// watchdog (WatchdogInterval returns 0 with its error).
+	n.watchdog, _ = sdnotify.WatchdogInterval(os.Getenv, os.Getpid())
 	os.Unsetenv("NOTIFY_SOCKET")
-	// SdWatchdogEnabled checks WATCHDOG_PID against our pid, and with
-	// true unsets both variables.
-	if d, err := daemon.SdWatchdogEnabled(true); err == nil {
-		n.watchdog = d
-	}
+	os.Unsetenv("WATCHDOG_USEC")
+	os.Unsetenv("WATCHDOG_PID")
 	return n
 }
 
-// send sends the lines as one datagram. It returns nil when no service
-// manager listens.
+// send sends the lines as one datagram, one message at a time. It returns
+// nil when no service manager listens.
 func (n *notifier) send(lines ...string) error {
-	msg := strings.Join(lines, "\n")
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.addr == "" {
-		return nil
-	}
-	return sendDatagram(n.addr, msg)
+	return sdnotify.Send(n.addr, lines...)
 }
 
-// The messages, as docs/runtime.md lists them.
-
+// msgReady is the ready message, as docs/runtime.md lists it (the other
+// messages are one sdnotify line or two, at their call sites).
 func msgReady(status string) []string {
-	return []string{daemon.SdNotifyReady, "MAINPID=" + strconv.Itoa(os.Getpid()), "STATUS=" + oneLine(status)}
-}
-
-func msgStatus(status string) []string { return []string{"STATUS=" + oneLine(status)} }
-
-func msgStopping(status string) []string {
-	return []string{daemon.SdNotifyStopping, "STATUS=" + oneLine(status)}
-}
-
-func msgWatchdog() []string { return []string{daemon.SdNotifyWatchdog} }
-
-// msgExtend asks systemd for d more before it gives up on the current
-// start, reload or stop.
-func msgExtend(d time.Duration) []string {
-	return []string{"EXTEND_TIMEOUT_USEC=" + strconv.FormatInt(d.Microseconds(), 10)}
-}
-
-// oneLine makes s fit on one line of a notify message.
-func oneLine(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\r' || r == 0 {
-			return ' '
-		}
-		return r
-	}, s)
+	return []string{sdnotify.Ready, sdnotify.MainPID(os.Getpid()), sdnotify.Status(status)}
 }

@@ -6,10 +6,9 @@ import (
 	"context"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
-	"github.com/coreos/go-systemd/v22/daemon"
+	"github.com/solehq/sole/internal/sdnotify"
 )
 
 // watchReload runs the reload hook on SIGHUP until the returned function is
@@ -52,7 +51,7 @@ func (l *lifecycle) reload() {
 		l.mu.Unlock()
 		return
 	}
-	l.n.send(msgReloading()...)
+	l.n.send(sdnotify.Reloading, sdnotify.MonotonicUsec())
 	l.mu.Unlock()
 	l.log.Info("reloading")
 	var err error
@@ -74,12 +73,4 @@ func (l *lifecycle) reload() {
 		l.log.Info("reloaded")
 	}
 	l.n.send(msgReady(status)...)
-}
-
-func msgReloading() []string {
-	m := []string{daemon.SdNotifyReloading}
-	if mono := strings.TrimSuffix(daemon.SdNotifyMonotonicUsec(), "\n"); mono != "" {
-		m = append(m, mono)
-	}
-	return m
 }

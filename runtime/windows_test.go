@@ -624,7 +624,7 @@ func TestWindowsServiceLifecycle(t *testing.T) {
 	mustStatus(t, name, svcmgr.Active)
 	var stdout bytes.Buffer
 	if code := main(Config{Name: name}, AppFunc(nil), []string{"status"}, &stdout, io.Discard); code != 0 ||
-		!strings.HasPrefix(stdout.String(), fmt.Sprintf("%s: active; running (pid %d, ", name, pid)) {
+		!strings.HasPrefix(stdout.String(), fmt.Sprintf("%s is running (pid %d, ", name, pid)) || !strings.Contains(stdout.String(), "; service active") {
 		t.Errorf("status: exit %d: %q", code, stdout.String())
 	}
 

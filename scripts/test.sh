@@ -151,7 +151,8 @@ tier_fuzz() {
 	go test -run='^$' -fuzz='^FuzzProcLocks$' -fuzztime="$t" ./pidlock
 	go test -run='^$' -fuzz='^FuzzFdinfo$' -fuzztime="$t" ./pidlock
 	go test -run='^$' -fuzz='^FuzzParseStat$' -fuzztime="$t" ./platform
-	go test -run='^$' -fuzz='^FuzzJSONString$' -fuzztime="$t" ./cmd/sole
+	go test -run='^$' -fuzz='^FuzzJSONString$' -fuzztime="$t" ./internal/report
+	go test -run='^$' -fuzz='^FuzzWatchdogInterval$' -fuzztime="$t" ./internal/sdnotify
 	go test -run='^$' -fuzz='^FuzzSystemdUnit$' -fuzztime="$t" -fuzzminimizetime=5s ./internal/unit
 	go test -run='^$' -fuzz='^FuzzParseConfig$' -fuzztime="$t" ./cmd/sole-package
 	go test -run='^$' -fuzz='^FuzzParseIDT$' -fuzztime="$t" ./packaging

@@ -33,15 +33,10 @@ const (
 	exitUsage      = 64  // EX_USAGE: bad command line
 	exitCantLock   = 73  // EX_CANTCREAT: the lock file was refused or cannot be opened
 	exitTempFail   = 75  // EX_TEMPFAIL: already running (or the wait timed out)
+	exitTimeout    = 124 // --max-time ran out
 	exitCantExec   = 126 // the command exists but cannot be run
 	exitNotFound   = 127 // the command was not found
 	exitSignalBase = 128
-
-	// sole status: LSB init-script status codes.
-	statusRunning    = 0
-	statusDeadRecord = 1
-	statusNotRunning = 3
-	statusUnknown    = 4
 )
 
 // version is set at link time with -ldflags "-X main.version=v1.2.3"; when

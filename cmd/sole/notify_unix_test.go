@@ -66,3 +66,61 @@ func TestRunNotify(t *testing.T) {
 		t.Fatalf("sole exited %d, want 143", code)
 	}
 }
+
+// TestRunWatchdog: `sole run` feeds systemd's watchdog only when the
+// watchdog is its own (WATCHDOG_PID unset or sole's) and valid, and only
+// while --health succeeds.
+func TestRunWatchdog(t *testing.T) {
+	for name, tc := range map[string]struct {
+		env    []string
+		health string
+		fed    bool
+	}{
+		"ours, healthy": {env: []string{"WATCHDOG_USEC=100000"}, health: "true", fed: true},
+		"ours, failing": {env: []string{"WATCHDOG_USEC=100000"}, health: "false"},
+		"another's":     {env: []string{"WATCHDOG_USEC=100000", "WATCHDOG_PID=1"}, health: "true"},
+		"garbage usec":  {env: []string{"WATCHDOG_USEC=100ms"}, health: "true"},
+		"garbage pid":   {env: []string{"WATCHDOG_USEC=100000", "WATCHDOG_PID=sole"}, health: "true"},
+		"zero usec":     {env: []string{"WATCHDOG_USEC=0"}, health: "true"},
+		"no watchdog":   {health: "true"},
+		// 2⁶⁴+384 ns: a 384ns interval if it wrapped.
+		"huge interval": {env: []string{"WATCHDOG_USEC=18446744073709552"}, health: "true"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			lock := filepath.Join(dir, "svc.pid")
+			sock := notifytest.Listen(t, lock)
+			next := func() notifytest.Message { t.Helper(); return sock.Next(20 * time.Second) }
+			cmd := soleCmd("run", "--lock", lock, "--health", tc.health, "--", "sleep", "60")
+			cmd.Env = append(withoutEnv(os.Environ(), "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"), "NOTIFY_SOCKET="+sock.Path)
+			cmd.Env = append(cmd.Env, tc.env...)
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer cmd.Process.Kill()
+			if m := next(); !strings.HasPrefix(m.Text, "READY=1\n") {
+				t.Fatalf("first message %q", m.Text)
+			}
+			if tc.fed {
+				for range 2 {
+					if m := next(); m.Text != "WATCHDOG=1" {
+						t.Fatalf("got %q, want WATCHDOG=1", m.Text)
+					}
+				}
+			} else {
+				time.Sleep(400 * time.Millisecond) // 4 intervals, 8 ticks
+			}
+			cmd.Process.Signal(syscall.SIGTERM)
+			for {
+				m := next()
+				if m.Text == "STOPPING=1" {
+					break
+				}
+				if !tc.fed || m.Text != "WATCHDOG=1" {
+					t.Fatalf("got %q, want STOPPING=1", m.Text)
+				}
+			}
+			cmd.Wait()
+		})
+	}
+}

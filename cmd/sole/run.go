@@ -47,6 +47,8 @@ type runOpts struct {
 	conflict    int
 	health      string
 	service     bool
+	maxTime     time.Duration
+	killAfter   time.Duration
 }
 
 func newRunFlags() (*flag.FlagSet, *runOpts) {
@@ -62,6 +64,9 @@ func newRunFlags() (*flag.FlagSet, *runOpts) {
 	o.conflict = exitTempFail
 	fs.Var(exitCodeFlag{&o.conflict}, "conflict-exit-code", "exit with `N` (0 to 255) when the lock is taken, as flock -E (default 75)")
 	fs.BoolVar(&o.noInherit, "no-inherit", false, "keep the lock in sole: COMMAND and its children do not inherit it, and COMMAND is killed if sole dies (flock -o)")
+	fs.Var(durationFlag{&o.maxTime}, "max-time", "stop COMMAND and its whole tree after `DUR` (SIGTERM, then SIGKILL after --kill-after) and exit 124, as timeout(1); 0 is no limit")
+	o.killAfter = 10 * time.Second
+	fs.Var(durationFlag{&o.killAfter}, "kill-after", "with --max-time: SIGKILL what is left `DUR` after the SIGTERM; 0 sends no SIGKILL (default 10s)")
 	fs.StringVar(&o.health, "health", "", "under a systemd watchdog: feed it only while shell `CMD` succeeds")
 	fs.BoolVar(&o.service, "service", false, "Windows: run as a service of the service control manager (sole install sets it)")
 	return fs, o
@@ -85,6 +90,8 @@ func runMain(c *command, args []string, stdout, stderr io.Writer) int {
 		return usageError(stderr, "run: --timeout needs --wait", "run")
 	case set["stop-timeout"] && !o.replace:
 		return usageError(stderr, "run: --stop-timeout needs --replace", "run")
+	case set["kill-after"] && !set["max-time"]:
+		return usageError(stderr, "run: --kill-after needs --max-time", "run")
 	case o.wait && o.replace:
 		return usageError(stderr, "run: --wait and --replace cannot be used together", "run")
 	case argv[0] == "":

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/solehq/sole/internal/sdnotify"
 	"github.com/solehq/sole/pidlock"
 )
 
@@ -83,7 +84,8 @@ func execute(l *pidlock.Lock, path string, argv []string, o *runOpts, sigs <-cha
 	// command's environment and readiness is reported once the command runs
 	// under the lock.
 	notifySocket := os.Getenv("NOTIFY_SOCKET")
-	watchdog := watchdogInterval()
+	// A WATCHDOG_USEC or WATCHDOG_PID that does not parse means no watchdog.
+	watchdog, _ := sdnotify.WatchdogInterval(os.Getenv, os.Getpid())
 	env := os.Environ()
 	if notifySocket != "" {
 		env = withoutEnv(env, "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
@@ -121,15 +123,14 @@ func execute(l *pidlock.Lock, path string, argv []string, o *runOpts, sigs <-cha
 	if err := l.SetHolder(pid); err != nil {
 		fmt.Fprintf(stderr, "sole: warning: %s\n", lockErrorLine(err))
 	}
-	notify := func(msg string) {
-		if notifySocket != "" {
-			if err := sdNotify(notifySocket, msg); err != nil {
-				fmt.Fprintf(stderr, "sole: sd_notify: %v\n", err)
-			}
+	notify := func(lines ...string) {
+		// Without NOTIFY_SOCKET, Send sends nothing and returns nil.
+		if err := sdnotify.Send(notifySocket, lines...); err != nil {
+			fmt.Fprintf(stderr, "sole: %v\n", err)
 		}
 	}
-	status := "STATUS=running " + argv[0] + " (pid " + strconv.Itoa(pid) + ")"
-	notify("READY=1\nMAINPID=" + strconv.Itoa(os.Getpid()) + "\n" + status)
+	status := sdnotify.Status("running " + argv[0] + " (pid " + strconv.Itoa(pid) + ")")
+	notify(sdnotify.Ready, sdnotify.MainPID(os.Getpid()), status)
 	var wdTick <-chan time.Time
 	healthDone := make(chan bool, 1)
 	checking := false
@@ -143,9 +144,35 @@ func execute(l *pidlock.Lock, path string, argv []string, o *runOpts, sigs <-cha
 		}
 	}
 
+	// --max-time: SIGTERM to the whole tree at the deadline, SIGKILL to
+	// what is left --kill-after later; sole then exits 124.
+	var deadline, killTime <-chan time.Time
+	if o.maxTime > 0 {
+		t := time.NewTimer(o.maxTime)
+		defer t.Stop()
+		deadline = t.C
+	}
+	timedOut, reaped := false, false
+	killTree := func() {
+		signalTree(pid, reaped, syscall.SIGKILL)
+		fmt.Fprintf(stderr, "sole: %s: still running %v after SIGTERM: sent SIGKILL\n", l.Name(), o.killAfter)
+		killTime = nil
+	}
+
 	var fwd forwarder
 	for {
 		select {
+		case <-deadline:
+			timedOut = true
+			signalTree(pid, reaped, syscall.SIGTERM)
+			fmt.Fprintf(stderr, "sole: %s: --max-time %v reached: sent SIGTERM to %s and its processes\n", l.Name(), o.maxTime, quotePath(argv[0]))
+			if o.killAfter > 0 {
+				t := time.NewTimer(o.killAfter)
+				defer t.Stop()
+				killTime = t.C
+			}
+		case <-killTime:
+			killTree()
 		case s := <-sigs:
 			sig, ok := s.(syscall.Signal)
 			if !ok || fwd.merge(sig, time.Now()) {
@@ -154,9 +181,9 @@ func execute(l *pidlock.Lock, path string, argv []string, o *runOpts, sigs <-cha
 			switch sig {
 			case syscall.SIGHUP:
 				// systemctl reload: the command reloads on SIGHUP.
-				notify("RELOADING=1\n" + monotonicUsec())
+				notify(sdnotify.Reloading, sdnotify.MonotonicUsec())
 				_ = syscall.Kill(pid, syscall.SIGHUP)
-				notify("READY=1\n" + status)
+				notify(sdnotify.Ready, status)
 			case syscall.SIGUSR1, syscall.SIGUSR2:
 				_ = syscall.Kill(pid, sig)
 			default:
@@ -174,7 +201,16 @@ func execute(l *pidlock.Lock, path string, argv []string, o *runOpts, sigs <-cha
 				continue
 			}
 			restoreTTY(tty)
-			notify("STOPPING=1")
+			reaped = true
+			if timedOut && killTime != nil && descendantsLeft(pid) {
+				// The rest of the tree gets its --kill-after too.
+				<-killTime
+				killTree()
+			}
+			if timedOut {
+				waitTreeGone(pid, time.Second)
+			}
+			notify(sdnotify.Stopping)
 			release := l.Unlock
 			if !o.noInherit && descendantsLeft(pid) {
 				// Processes COMMAND started may hold the lock it passed on.
@@ -186,6 +222,8 @@ func execute(l *pidlock.Lock, path string, argv []string, o *runOpts, sigs <-cha
 				fmt.Fprintf(stderr, "sole: %s\n", lockErrorLine(err))
 			}
 			switch {
+			case timedOut:
+				return exitTimeout
 			case ws.Exited():
 				return ws.ExitStatus()
 			case ws.Signaled():
@@ -202,7 +240,7 @@ func execute(l *pidlock.Lock, path string, argv []string, o *runOpts, sigs <-cha
 		case ok := <-healthDone:
 			checking = false
 			if ok {
-				notify("WATCHDOG=1")
+				notify(sdnotify.Watchdog)
 			} else {
 				fmt.Fprintf(stderr, "sole: health check failed: not feeding the watchdog\n")
 			}
@@ -320,19 +358,6 @@ func stillHeld(l *pidlock.Lock, command string, stderr io.Writer) {
 		l.Name(), quotePath(command), who, verb)
 }
 
-// watchdogInterval is systemd's watchdog interval for this process
-// (WATCHDOG_USEC, when WATCHDOG_PID is unset or names us), or 0.
-func watchdogInterval() time.Duration {
-	usec, err := strconv.ParseInt(os.Getenv("WATCHDOG_USEC"), 10, 64)
-	if err != nil || usec <= 0 {
-		return 0
-	}
-	if p := os.Getenv("WATCHDOG_PID"); p != "" && p != strconv.Itoa(os.Getpid()) {
-		return 0
-	}
-	return time.Duration(usec) * time.Microsecond
-}
-
 // runHealth runs the health command through the shell, killing it after
 // timeout, and reports whether it succeeded.
 func runHealth(cmd string, timeout time.Duration) bool {
@@ -371,34 +396,6 @@ func withoutEnv(env []string, names ...string) []string {
 		}
 	}
 	return out
-}
-
-// sdNotify sends msg to systemd's notify socket addr (a path, or an
-// abstract socket when it starts with '@'). It is written with raw
-// syscalls to keep the net package out of sole's start-up.
-func sdNotify(addr, msg string) error {
-	// As the syscall package does where SOCK_CLOEXEC is missing: hold
-	// ForkLock so no fork copies the descriptor before it is close-on-exec.
-	syscall.ForkLock.RLock()
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM, 0)
-	if err == nil {
-		unix.CloseOnExec(fd)
-	}
-	syscall.ForkLock.RUnlock()
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	return unix.Sendto(fd, []byte(msg), 0, &unix.SockaddrUnix{Name: addr})
-}
-
-// monotonicUsec is the MONOTONIC_USEC= field of a RELOADING=1 message.
-func monotonicUsec() string {
-	var ts unix.Timespec
-	if unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts) != nil {
-		return ""
-	}
-	return "MONOTONIC_USEC=" + strconv.FormatInt(ts.Nano()/1000, 10)
 }
 
 // serviceMain: --service is for the Windows service control manager.

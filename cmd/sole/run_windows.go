@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/windows"
@@ -40,7 +42,7 @@ func lookPath(file string) (string, error) {
 
 // execute runs the command in a job object that dies with sole, so that a
 // command never outlives the mutex that sole owns for it.
-func execute(l *pidlock.Lock, path string, argv []string, _ *runOpts, sigs <-chan os.Signal, stderr io.Writer) int {
+func execute(l *pidlock.Lock, path string, argv []string, o *runOpts, sigs <-chan os.Signal, stderr io.Writer) int {
 	job, err := killOnCloseJob()
 	if err != nil {
 		l.Unlock()
@@ -65,6 +67,18 @@ func execute(l *pidlock.Lock, path string, argv []string, _ *runOpts, sigs <-cha
 		for range sigs {
 		}
 	}()
+	// --max-time: Windows has no SIGTERM to send a console program, so
+	// the whole job (COMMAND and every process it started) is terminated
+	// at the deadline, and sole exits 124.
+	var timedOut atomic.Bool
+	if o.maxTime > 0 {
+		t := time.AfterFunc(o.maxTime, func() {
+			timedOut.Store(true)
+			fmt.Fprintf(stderr, "sole: %s: --max-time %v reached: terminating %s and its processes\n", l.Name(), o.maxTime, argv[0])
+			_ = windows.TerminateJobObject(job, uint32(exitTimeout))
+		})
+		defer t.Stop()
+	}
 	st, err := p.Wait()
 	if uerr := l.Unlock(); uerr != nil {
 		fmt.Fprintf(stderr, "sole: %v\n", uerr)
@@ -72,6 +86,9 @@ func execute(l *pidlock.Lock, path string, argv []string, _ *runOpts, sigs <-cha
 	if err != nil {
 		fmt.Fprintf(stderr, "sole: %v\n", err)
 		return exitCantExec
+	}
+	if timedOut.Load() {
+		return exitTimeout
 	}
 	return st.ExitCode()
 }

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/solehq/sole/internal/cli"
 	"github.com/solehq/sole/pidlock"
 )
 
@@ -241,8 +242,8 @@ func TestLiveUnrelatedRecordNotRunning(t *testing.T) {
 	lock := filepath.Join(t.TempDir(), "x.pid")
 	os.WriteFile(lock, []byte(fmt.Sprintf("%d\nsleep\n", sleep.Process.Pid)), 0o644)
 	out, err := soleCmd("status", "--json", "--lock", lock).Output()
-	if code := exitCode(err); code != statusDeadRecord {
-		t.Fatalf("status exited %d, want %d: %s", code, statusDeadRecord, out)
+	if code := exitCode(err); code != cli.StatusDeadRecord {
+		t.Fatalf("status exited %d, want %d: %s", code, cli.StatusDeadRecord, out)
 	}
 	var st struct {
 		Name    string `json:"name"`
@@ -314,7 +315,7 @@ func TestStatusProbesNeverFailStart(t *testing.T) {
 			n := 0
 			for ctx.Err() == nil {
 				err := soleCmd("status", "--lock", lock).Run()
-				if c := exitCode(err); c != statusRunning && c != statusNotRunning {
+				if c := exitCode(err); c != cli.StatusRunning && c != cli.StatusNotRunning {
 					t.Errorf("status exited %d", c)
 				}
 				n++

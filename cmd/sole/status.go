@@ -5,11 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strconv"
-	"time"
-	"unicode/utf8"
 
-	"github.com/solehq/sole/internal/svcmgr"
+	"github.com/solehq/sole/internal/cli"
+	"github.com/solehq/sole/internal/report"
 	"github.com/solehq/sole/pidlock"
 )
 
@@ -34,7 +32,7 @@ func newStatusFlags() (*flag.FlagSet, *statusOpts) {
 	o := new(statusOpts)
 	fs := newFlagSet("status")
 	o.register(fs)
-	fs.BoolVar(&o.json, "json", false, "print one JSON object: name, lock, state, running, pid, process, since")
+	fs.BoolVar(&o.json, "json", false, "print one JSON object: name, lock, state, running, pid, process, since, service (and error)")
 	return fs, o
 }
 
@@ -60,134 +58,24 @@ func statusMain(c *command, args []string, stdout, stderr io.Writer) int {
 		if errors.As(err, &ue) {
 			return usageError(stderr, "status: "+ue.Error(), "status")
 		}
-		fmt.Fprintf(stderr, "sole: %s\n", lockErrorLine(err))
-		return statusUnknown
+		fmt.Fprintf(stderr, "sole: %s\n", report.ErrorLine(err))
+		return cli.StatusUnknown
 	}
 	// A named lock may belong to an installed service: then its
 	// manager's state is reported too.
-	service := ""
+	var svc *report.Service
 	if o.path == "" {
-		if state, err := svcmgr.Status(l.Name(), l.Scope() == pidlock.ScopeUser); err == nil && state != svcmgr.NotInstalled && state != svcmgr.Unknown {
-			service = string(state)
-		}
+		svc = &report.Service{Name: l.Name(), User: l.Scope() == pidlock.ScopeUser}
 	}
-	st, err := l.Query()
-	if err != nil {
-		if o.json {
-			writeStatusJSON(stdout, l, st, service, err)
-		}
-		fmt.Fprintf(stderr, "sole: %s\n", lockErrorLine(err))
-		return statusUnknown
-	}
-	suffix := ""
-	if service != "" {
-		suffix = "; service " + service
-	}
+	r := report.Gather(l.Name(), l, svc)
 	if o.json {
-		writeStatusJSON(stdout, l, st, service, nil)
-	} else {
-		switch st.State {
-		case pidlock.Running:
-			fmt.Fprintf(stdout, "%s is running (%s)%s\n", l.Name(), describe(st.Holder), suffix)
-		case pidlock.Starting:
-			fmt.Fprintf(stdout, "%s is running (starting)%s\n", l.Name(), suffix)
-		case pidlock.Stale:
-			if st.Holder != nil {
-				fmt.Fprintf(stdout, "%s is not running (stale record: %s)%s\n", l.Name(), describe(st.Holder), suffix)
-			} else {
-				fmt.Fprintf(stdout, "%s is not running (unreadable record left in %s)%s\n", l.Name(), l.Path(), suffix)
-			}
-		default:
-			fmt.Fprintf(stdout, "%s is not running%s\n", l.Name(), suffix)
-		}
+		stdout.Write(append(r.AppendJSON(nil), '\n'))
 	}
-	return statusCode(st.State)
-}
-
-func statusCode(s pidlock.State) int {
-	switch s {
-	case pidlock.Running, pidlock.Starting:
-		return statusRunning
-	case pidlock.Stale:
-		return statusDeadRecord
+	if r.Err != nil {
+		// The line `sole run` refuses the same lock with.
+		fmt.Fprintf(stderr, "sole: %s\n", report.ErrorLine(r.Err))
+	} else if !o.json {
+		fmt.Fprintln(stdout, r.Text())
 	}
-	return statusNotRunning
-}
-
-// writeStatusJSON prints one JSON object on one line. It is written by hand
-// to keep reflection-driven encoding out of sole's start-up.
-func writeStatusJSON(w io.Writer, l *pidlock.Lock, st pidlock.Status, service string, qerr error) {
-	b := []byte(`{"name":`)
-	b = appendJSONString(b, l.Name())
-	b = append(b, `,"lock":`...)
-	b = appendJSONString(b, l.Path())
-	b = append(b, `,"state":`...)
-	if qerr != nil {
-		b = append(b, `"unknown"`...)
-	} else {
-		b = appendJSONString(b, st.State.String())
-	}
-	b = append(b, `,"running":`...)
-	b = strconv.AppendBool(b, qerr == nil && (st.State == pidlock.Running || st.State == pidlock.Starting))
-	h := st.Holder
-	if h != nil {
-		b = append(b, `,"pid":`...)
-		b = strconv.AppendInt(b, int64(h.PID), 10)
-		b = append(b, `,"process":`...)
-		b = appendJSONString(b, h.Process)
-		b = append(b, `,"since":`...)
-		b = appendJSONString(b, h.Since.Format(time.RFC3339Nano))
-	} else {
-		b = append(b, `,"pid":null,"process":null,"since":null`...)
-	}
-	b = append(b, `,"service":`...)
-	if service != "" {
-		b = appendJSONString(b, service)
-	} else {
-		b = append(b, "null"...)
-	}
-	if qerr != nil {
-		b = append(b, `,"error":`...)
-		b = appendJSONString(b, lockErrorLine(qerr))
-	}
-	b = append(b, "}\n"...)
-	w.Write(b)
-}
-
-// appendJSONString appends s as a JSON string. Invalid UTF-8 becomes
-// U+FFFD.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				b = append(b, '\\', c)
-			case c == '\n':
-				b = append(b, '\\', 'n')
-			case c == '\t':
-				b = append(b, '\\', 't')
-			case c == '\r':
-				b = append(b, '\\', 'r')
-			case c < 0x20 || c == 0x7f:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			default:
-				b = append(b, c)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, `\ufffd`...)
-		} else if r == '\u2028' || r == '\u2029' {
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
-		} else {
-			b = append(b, s[i:i+size]...)
-		}
-		i += size
-	}
-	return append(b, '"')
+	return r.Code()
 }

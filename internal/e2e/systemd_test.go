@@ -137,7 +137,7 @@ func TestHellodUnderSystemd(t *testing.T) {
 	if st := g.show("hellod", "StatusText"); st != "serving on "+addr {
 		t.Fatalf("StatusText %q", st)
 	}
-	if out, code := g.run("/usr/local/bin/hellod", "status"); code != 0 || !strings.Contains(out, "hellod: active; running (pid "+strconv.Itoa(pid)) {
+	if out, code := g.run("/usr/local/bin/hellod", "status"); code != 0 || !strings.Contains(out, "hellod is running (pid "+strconv.Itoa(pid)) || !strings.Contains(out, "; service active") {
 		t.Fatalf("hellod status: exit %d: %s", code, out)
 	}
 

@@ -338,7 +338,7 @@ func TestHellodUnderWine(t *testing.T) {
 	w.must("reg", "add", `HKLM\System\CurrentControlSet\Control\Session Manager\Environment`, "/v", "HELLOD_ADDR", "/d", addr, "/f")
 	w.must("reg", "add", `HKLM\System\CurrentControlSet\Control`, "/v", "ServicesPipeTimeout", "/t", "REG_SZ", "/d", strconv.Itoa(int(winePipeTimeout/time.Millisecond)), "/f")
 
-	if out, code := w.run(exe, "status"); code != 3 || !strings.Contains(out, "hellod: not installed; not running") {
+	if out, code := w.run(exe, "status"); code != 3 || !strings.Contains(out, "hellod is not running") || strings.Contains(out, "; service") {
 		t.Fatalf("status before install: exit %d: %s", code, out)
 	}
 
@@ -372,7 +372,7 @@ func TestHellodUnderWine(t *testing.T) {
 			t.Errorf("the service's registry key lacks %s:\n%s", re, reg)
 		}
 	}
-	if out, code := w.run(exe, "status"); code != 3 || !strings.Contains(out, "hellod: inactive; not running") {
+	if out, code := w.run(exe, "status"); code != 3 || !strings.Contains(out, "hellod is not running; service inactive") {
 		t.Fatalf("status after install: exit %d: %s", code, out)
 	}
 
@@ -510,7 +510,7 @@ func TestHellodUnderWine(t *testing.T) {
 	if out, code := w.run("reg", "query", `HKLM\System\CurrentControlSet\Services\EventLog\Application\hellod`); code == 0 {
 		t.Errorf("event log source left after uninstall: %s", out)
 	}
-	if out, code := w.run(exe, "status"); code == 0 || !strings.Contains(out, "hellod: not installed;") {
+	if out, code := w.run(exe, "status"); code != 3 || !strings.Contains(out, "hellod is not running") || strings.Contains(out, "; service") {
 		t.Errorf("status after uninstall: exit %d: %s", code, out)
 	}
 	t.Logf("total %v", time.Since(t0).Round(time.Millisecond))
@@ -629,5 +629,16 @@ func TestSoleInstallUnderWine(t *testing.T) {
 	w.must(sole, "uninstall", "worker")
 	if st, _ := w.scQuery("worker"); st != "" {
 		t.Fatalf("worker still known to the SCM after uninstall: %s", st)
+	}
+
+	// --max-time: the job (COMMAND and all it started) is ended at the
+	// deadline, and sole exits 124 as timeout(1) does.
+	start = time.Now()
+	out, code = w.run(sole, "run", "--name", "worker", "--max-time", "3s", "--", hellod, "run")
+	if code != 124 || !strings.Contains(out, "--max-time 3s reached") {
+		t.Fatalf("sole run --max-time 3s: exit %d after %v, want 124: %s", code, time.Since(start), out)
+	}
+	if httpGet(addr) != "" {
+		t.Fatalf("COMMAND still answers after --max-time")
 	}
 }
