@@ -8,6 +8,9 @@ import (
 	"os/signal"
 	"sync/atomic"
 	"syscall"
+
+	"github.com/solehq/sole/internal/cli"
+	"github.com/solehq/sole/internal/unit"
 )
 
 // MainMarker is linked into every program built on Main, which prints it
@@ -15,7 +18,7 @@ import (
 // it in a binary to tell that the program holds its own lock and runs
 // itself as a service with the argument "run"; any other program is run
 // under `sole run`.
-const MainMarker = "sole runtime.Main v1: PROG run runs the service"
+const MainMarker = unit.MainMarker
 
 // Main gives the program its command line and exits:
 //
@@ -23,7 +26,8 @@ const MainMarker = "sole runtime.Main v1: PROG run runs the service"
 //	                gracefully, a second Ctrl-C forces; started by a
 //	                service manager, run as its service
 //	PROG install [--user] [--print]   register PROG as a service
-//	PROG uninstall | start | stop | restart | status
+//	PROG uninstall | start | stop | restart | status [--user]
+//	PROG help [COMMAND]   PROG --version (-V)
 //
 // With no arguments it behaves as "run". Exit codes: 0 after a clean stop,
 // 75 when another instance runs (the units say RestartPreventExitStatus=75),
@@ -34,42 +38,61 @@ func Main(cfg Config, app App) {
 }
 
 func main(cfg Config, app App, args []string, stdout, stderr io.Writer) int {
-	cmd := "run"
-	if len(args) > 0 {
-		cmd, args = args[0], args[1:]
+	return commands(cfg, app).Main(args, stdout, stderr)
+}
+
+// commands is the command table of a program built on Main.
+func commands(cfg Config, app App) *cli.Program {
+	run := &cli.Command{
+		Name:  "run",
+		Usage: "run",
+		Short: "Run the service (in the foreground when started by hand).",
+		Help: `Run the service in the foreground: logs go to stderr, Ctrl-C stops it
+gracefully and a second Ctrl-C forces. Started by a service manager, it
+runs as its service. With no command, the program runs this one.`,
+		Run: func(c *cli.Command, args []string, stdout, stderr io.Writer) int {
+			if code, ok := c.Parse(cli.NewFlagSet("run"), args, stdout, stderr); !ok {
+				return code
+			} else if len(args) != 0 {
+				return c.UsageError(stderr, "takes no arguments")
+			}
+			return exitCode(runService(cfg, app), stderr)
+		},
 	}
-	switch cmd {
-	case "run":
-		if len(args) != 0 {
-			fmt.Fprintf(stderr, "%s: run takes no arguments\n", cfg.Name)
-			return 64
-		}
-		return exitCode(runService(cfg, app), stderr)
-	case "install", "uninstall", "start", "stop", "restart", "status":
-		return manage(cfg, cmd, args, stdout, stderr)
-	case "--sole-main":
-		// Asked by hand or by a tool: this program is built on Main.
-		fmt.Fprintln(stdout, MainMarker)
-		return 0
-	case "help", "-h", "--help":
-		fmt.Fprintf(stdout, "usage: %s [run | install [--user] [--print] | uninstall | start | stop | restart | status]\n", os.Args[0])
-		return 0
+	marker := &cli.Command{
+		Name:   "--sole-main",
+		Hidden: true,
+		Help:   "Say that this program is built on runtime.Main (sole's packager asks).",
+		Run: func(_ *cli.Command, _ []string, stdout, _ io.Writer) int {
+			fmt.Fprintln(stdout, MainMarker)
+			return cli.ExitOK
+		},
 	}
-	fmt.Fprintf(stderr, "%s: unknown command %q (want run, install, uninstall, start, stop, restart or status)\n", cfg.Name, cmd)
-	return 64
+	cmds := []*cli.Command{run}
+	for _, m := range manageCommands {
+		cmds = append(cmds, m.command(cfg))
+	}
+	return &cli.Program{
+		Name:     cfg.Name,
+		Summary:  cfg.Name + " runs as a service, as exactly one instance.",
+		Commands: append(cmds, marker),
+		Default:  "run",
+		Version:  func() string { return cli.BuildVersion("") },
+		Footer:   "Exit codes: 0 after a clean stop, 75 when another instance runs, 64 for a bad\ncommand line, 1 for any other failure; status exits 0 running, 1 dead with a\nrecord left, 3 not running, 4 unknown.\n",
+	}
 }
 
 // exitCode maps Run's error to the exit status.
 func exitCode(err error, stderr io.Writer) int {
 	switch {
 	case err == nil:
-		return 0
+		return cli.ExitOK
 	case errors.Is(err, ErrAlreadyRunning):
 		fmt.Fprintln(stderr, err)
 		return ExitAlreadyRunning
 	}
 	fmt.Fprintln(stderr, err)
-	return 1
+	return cli.ExitFailure
 }
 
 // program runs the lifecycle for Main: start (which returns only once the

@@ -30,9 +30,17 @@ func TestMainCommandLine(t *testing.T) {
 			"RuntimeDirectory=sole/myd\n", "WantedBy=multi-user.target\n"}},
 		"print user":      {args: []string{"install", "--print", "--user"}, stdout: []string{"WantedBy=default.target\n"}},
 		"unknown command": {args: []string{"frob"}, code: 64, stderrRe: `unknown command "frob"`},
-		"run with args":   {args: []string{"run", "x"}, code: 64, stderrRe: "run takes no arguments"},
+		"run with args":   {args: []string{"run", "x"}, code: 64, stderrRe: "run: takes no arguments"},
 		"bad flag":        {args: []string{"install", "--nope"}, code: 64, stderrRe: "flag provided but not defined"},
-		"help":            {args: []string{"help"}, stdout: []string{"usage:"}},
+		"help":            {args: []string{"help"}, stdout: []string{"Usage:\n  myd COMMAND", "  status     Show the service's state"}},
+		"--help":          {args: []string{"--help"}, stdout: []string{"Usage:\n  myd COMMAND"}},
+		"help status":     {args: []string{"help", "status"}, stdout: []string{"Usage: myd status [--user]", "  --user\n"}},
+		"status -h":       {args: []string{"status", "-h"}, stdout: []string{"Usage: myd status [--user]"}},
+		"status operand":  {args: []string{"status", "x"}, code: 64, stderrRe: "myd: status: takes no arguments, got \"x\"\nRun 'myd help status' for usage.\n"},
+		"user after":      {args: []string{"install", "--print", "--user", "extra"}, code: 64, stderrRe: "takes no arguments"},
+		"version":         {args: []string{"-V"}, stdout: []string{"myd "}},
+		"marker":          {args: []string{"--sole-main"}, stdout: []string{MainMarker + "\n"}},
+		"unknown option":  {args: []string{"--frob"}, code: 64, stderrRe: "myd: unknown option --frob"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {

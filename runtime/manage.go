@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,44 +12,74 @@ import (
 	"github.com/solehq/sole/pidlock"
 )
 
+// manageCommands are the commands that manage the program as a service.
+var manageCommands = []manageCommand{
+	{"install", "install [--user] [--print]", `Register the program as a service that runs it with "run", and enable it.
+Installing again with the same settings changes nothing.`},
+	{"uninstall", "uninstall [--user]", "Stop and disable the service and remove its definition."},
+	{"start", "start [--user]", "Start the service; returns once it holds its lock and is ready."},
+	{"stop", "stop [--user]", "Stop the service."},
+	{"restart", "restart [--user]", "Restart the service."},
+	{"status", "status [--user]", `Show the service's state and who holds its lock, as sole status does.
+
+Exit status (LSB): 0 running, 1 not running but a record is left, 3 not
+running, 4 the status could not be determined.`},
+}
+
+type manageCommand struct{ name, usage, help string }
+
+// command is the entry of m in the program's command table.
+func (m manageCommand) command(cfg Config) *cli.Command {
+	var user, print bool
+	flags := func() *flag.FlagSet {
+		fs := cli.NewFlagSet(m.name)
+		fs.BoolVar(&user, "user", false, "a per-user service (systemd --user, a LaunchAgent)")
+		if m.name == "install" {
+			fs.BoolVar(&print, "print", false, "print the service definition instead of installing it")
+		}
+		return fs
+	}
+	return &cli.Command{
+		Name:  m.name,
+		Usage: m.usage,
+		Help:  m.help,
+		Flags: flags,
+		Run: func(c *cli.Command, args []string, stdout, stderr io.Writer) int {
+			rest, code, ok := c.ParseInterspersed(flags(), args, stdout, stderr)
+			if !ok {
+				return code
+			}
+			if len(rest) != 0 {
+				return c.UsageError(stderr, fmt.Sprintf("takes no arguments, got %q", rest[0]))
+			}
+			return manage(cfg, m.name, user, print, stdout, stderr)
+		},
+	}
+}
+
 // manage runs install, uninstall, start, stop, restart and status for the
 // program itself.
-func manage(cfg Config, cmd string, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	user := fs.Bool("user", false, "a per-user service (systemd --user, a LaunchAgent)")
-	print := false
-	if cmd == "install" {
-		fs.BoolVar(&print, "print", false, "print the service definition instead of installing it")
-	}
-	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
-		if err == nil {
-			err = errors.New("unexpected arguments")
-		}
-		fmt.Fprintf(stderr, "%s %s: %v\n", cfg.Name, cmd, err)
-		return 64
-	}
+func manage(cfg Config, cmd string, user, print bool, stdout, stderr io.Writer) int {
 	switch cmd {
 	case "install":
-		d, err := cfg.description(*user)
+		d, err := cfg.description(user)
+		if err == nil {
+			err = svcmgr.Apply(d, print, stdout)
+		}
 		if err != nil {
-			fmt.Fprintf(stderr, "%s install: %v\n", cfg.Name, err)
-			return 1
+			fmt.Fprintf(stderr, "%s: install: %v\n", cfg.Name, err)
+			return cli.ExitFailure
 		}
-		if err := svcmgr.Apply(d, print, stdout); err != nil {
-			fmt.Fprintf(stderr, "%s install: %v\n", cfg.Name, err)
-			return 1
-		}
-		return 0
+		return cli.ExitOK
 	case "status":
-		l, err := cfg.statusLock(*user)
+		l, err := cfg.statusLock(user)
 		if err != nil {
-			fmt.Fprintf(stderr, "%s status: %s\n", cfg.Name, report.ErrorLine(err))
+			fmt.Fprintf(stderr, "%s: status: %s\n", cfg.Name, report.ErrorLine(err))
 			return cli.StatusUnknown
 		}
-		r := report.Gather(cfg.Name, l, &report.Service{Name: cfg.Name, User: *user})
+		r := report.Gather(cfg.Name, l, &report.Service{Name: cfg.Name, User: user})
 		if r.Err != nil {
-			fmt.Fprintf(stderr, "%s status: %s\n", cfg.Name, report.ErrorLine(r.Err))
+			fmt.Fprintf(stderr, "%s: status: %s\n", cfg.Name, report.ErrorLine(r.Err))
 		} else {
 			fmt.Fprintln(stdout, r.Text())
 		}
@@ -59,19 +88,19 @@ func manage(cfg Config, cmd string, args []string, stdout, stderr io.Writer) int
 	var err error
 	switch cmd {
 	case "uninstall":
-		err = svcmgr.Uninstall(cfg.Name, *user)
+		err = svcmgr.Uninstall(cfg.Name, user)
 	case "start":
-		err = svcmgr.Start(cfg.Name, *user)
+		err = svcmgr.Start(cfg.Name, user)
 	case "stop":
-		err = svcmgr.Stop(cfg.Name, *user)
+		err = svcmgr.Stop(cfg.Name, user)
 	case "restart":
-		err = svcmgr.Restart(cfg.Name, *user)
+		err = svcmgr.Restart(cfg.Name, user)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "%s %s: %v\n", cfg.Name, cmd, err)
-		return 1
+		fmt.Fprintf(stderr, "%s: %s: %v\n", cfg.Name, cmd, err)
+		return cli.ExitFailure
 	}
-	return 0
+	return cli.ExitOK
 }
 
 // statusLock is the lock the service takes (see newLifecycle), for its

@@ -41,6 +41,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/solehq/sole/internal/cli"
 	"github.com/solehq/sole/pidlock"
 )
 
@@ -113,7 +114,7 @@ var ErrNotReady = errors.New("not ready in time")
 
 // ExitAlreadyRunning is the exit status of a service that found another
 // instance running (EX_TEMPFAIL); units say RestartPreventExitStatus=75.
-const ExitAlreadyRunning = 75
+const ExitAlreadyRunning = cli.ExitAlreadyRunning
 
 // Service is the app's handle on the runtime while it runs.
 type Service struct {

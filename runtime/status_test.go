@@ -56,7 +56,7 @@ func TestStatusOpensTheServicesLock(t *testing.T) {
 			cfg:    lockPathConfig,
 			record: "notes\n",
 			code:   cli.StatusUnknown,
-			stderr: `^%[1]s status: .*svc\.pid: holds data that is not a lock record`,
+			stderr: `^%[1]s: status: .*svc\.pid: holds data that is not a lock record`,
 		},
 		"named, in Config.Scope": {
 			cfg: func(t *testing.T, name string) Config {

@@ -10,24 +10,25 @@ import (
 	"strings"
 	"time"
 
+	"github.com/solehq/sole/internal/cli"
 	"github.com/solehq/sole/internal/svcmgr"
 	"github.com/solehq/sole/internal/unit"
 	"github.com/solehq/sole/pidlock"
 )
 
-var installCmd = &command{
-	name: "install",
-	usage: "sole install [--name NAME] [--user] [--description TEXT] [--watchdog DUR --health CMD]\n" +
+var installCmd = &cli.Command{
+	Name: "install",
+	Usage: "install [--name NAME] [--user] [--description TEXT] [--watchdog DUR --health CMD]\n" +
 		"                    [--env K=V]... [--print] -- COMMAND [ARGS...]",
-	help: `Register COMMAND as a service that runs with "sole run" semantics: the
+	Help: `Register COMMAND as a service that runs with "sole run" semantics: the
 single-instance lock, readiness reported only once COMMAND runs under it,
 signals forwarded, no restart loop on "already running" (exit 75).
 Installing again with the same settings changes nothing; with other
 settings the definition is updated and the service manager reloaded.
 --print writes the definition to stdout and touches nothing.`,
-	short: "Register COMMAND as a service run with \"sole run\" semantics.",
-	flags: func() *flag.FlagSet { fs, _ := newInstallFlags(); return fs },
-	run:   installMain,
+	Short: "Register COMMAND as a service run with \"sole run\" semantics.",
+	Flags: func() *flag.FlagSet { fs, _ := newInstallFlags(); return fs },
+	Run:   installMain,
 }
 
 type installOpts struct {
@@ -44,7 +45,7 @@ func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 func newInstallFlags() (*flag.FlagSet, *installOpts) {
 	o := new(installOpts)
-	fs := newFlagSet("install")
+	fs := cli.NewFlagSet("install")
 	fs.StringVar(&o.name, "name", "", "service `NAME` (default: the command's base name)")
 	fs.BoolVar(&o.user, "user", false, "a per-user service (systemctl --user) instead of a system one")
 	fs.StringVar(&o.description, "description", "", "one-line `TEXT` for the service manager")
@@ -55,21 +56,21 @@ func newInstallFlags() (*flag.FlagSet, *installOpts) {
 	return fs, o
 }
 
-func installMain(c *command, args []string, stdout, stderr io.Writer) int {
+func installMain(c *cli.Command, args []string, stdout, stderr io.Writer) int {
 	fs, o := newInstallFlags()
-	if code, ok := parseFlags(c, fs, args, stdout, stderr); !ok {
+	if code, ok := c.Parse(fs, args, stdout, stderr); !ok {
 		return code
 	}
 	argv := fs.Args()
 	switch {
 	case len(argv) == 0 || argv[0] == "":
-		return usageError(stderr, "install: missing COMMAND", "install")
+		return c.UsageError(stderr, "missing COMMAND")
 	case o.watchdog < 0:
-		return usageError(stderr, "install: --watchdog must not be negative", "install")
+		return c.UsageError(stderr, "--watchdog must not be negative")
 	case o.watchdog > 0 && o.health == "":
-		return usageError(stderr, "install: --watchdog needs --health CMD: sole cannot tell by itself whether COMMAND is healthy, and a watchdog fed blindly would keep a hung COMMAND alive", "install")
+		return c.UsageError(stderr, "--watchdog needs --health CMD: sole cannot tell by itself whether COMMAND is healthy, and a watchdog fed blindly would keep a hung COMMAND alive")
 	case o.health != "" && o.watchdog == 0:
-		return usageError(stderr, "install: --health needs --watchdog", "install")
+		return c.UsageError(stderr, "--health needs --watchdog")
 	}
 	d, err := o.unitDescription(argv)
 	if err != nil {
@@ -77,13 +78,13 @@ func installMain(c *command, args []string, stdout, stderr io.Writer) int {
 		var de *unit.Error
 		switch {
 		case errors.As(err, &ue):
-			return usageError(stderr, "install: "+ue.Error(), "install")
+			return c.UsageError(stderr, ue.Error())
 		case errors.As(err, &de):
-			return usageError(stderr, "install: "+de.Error(), "install")
+			return c.UsageError(stderr, de.Error())
 		}
 		fmt.Fprintf(stderr, "sole: install: %v\n", err)
 		if errors.Is(err, errNotFound) {
-			return exitNotFound
+			return cli.ExitNotFound
 		}
 		return 1
 	}
@@ -138,29 +139,29 @@ var startCmd = serviceCmd("start", "Start the service NAME; returns once it hold
 var stopCmd = serviceCmd("stop", "Stop the service NAME.", svcmgr.Stop)
 var restartCmd = serviceCmd("restart", "Restart the service NAME.", svcmgr.Restart)
 
-func serviceCmd(name, help string, do func(string, bool) error) *command {
+func serviceCmd(name, help string, do func(string, bool) error) *cli.Command {
 	newFlags := func() (*flag.FlagSet, *bool) {
-		fs := newFlagSet(name)
+		fs := cli.NewFlagSet(name)
 		user := fs.Bool("user", false, "the per-user service (systemctl --user)")
 		return fs, user
 	}
-	return &command{
-		name:  name,
-		usage: "sole " + name + " [--user] NAME",
-		help:  help,
-		flags: func() *flag.FlagSet { fs, _ := newFlags(); return fs },
-		run: func(c *command, args []string, stdout, stderr io.Writer) int {
+	return &cli.Command{
+		Name:  name,
+		Usage: "" + name + " [--user] NAME",
+		Help:  help,
+		Flags: func() *flag.FlagSet { fs, _ := newFlags(); return fs },
+		Run: func(c *cli.Command, args []string, stdout, stderr io.Writer) int {
 			fs, user := newFlags()
-			names, code, ok := parseInterspersed(c, fs, args, stdout, stderr)
+			names, code, ok := c.ParseInterspersed(fs, args, stdout, stderr)
 			if !ok {
 				return code
 			}
 			if len(names) != 1 {
-				return usageError(stderr, name+": want exactly one NAME", name)
+				return c.UsageError(stderr, "want exactly one NAME")
 			}
 			svc := names[0]
 			if err := pidlock.ValidName(svc); err != nil {
-				return usageError(stderr, name+": "+err.Error(), name)
+				return c.UsageError(stderr, err.Error())
 			}
 			if err := do(svc, *user); err != nil {
 				fmt.Fprintf(stderr, "sole: %s: %v\n", name, err)

@@ -100,7 +100,7 @@ func TestStatusJSON(t *testing.T) {
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			code := sole([]string{"status", "--lock", tt.path, "--json"}, &stdout, &stderr)
+			code := soleProgram.Main([]string{"status", "--lock", tt.path, "--json"}, &stdout, &stderr)
 			if code != tt.code {
 				t.Fatalf("exit %d, want %d; stderr %s", code, tt.code, stderr.String())
 			}
@@ -159,7 +159,7 @@ func TestListJSON(t *testing.T) {
 	t.Cleanup(func() { run.Unlock() })
 
 	var stdout, stderr bytes.Buffer
-	if code := sole([]string{"list", "--json", "--scope", "user"}, &stdout, &stderr); code != 0 {
+	if code := soleProgram.Main([]string{"list", "--json", "--scope", "user"}, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	var arr []json.RawMessage
@@ -181,7 +181,7 @@ func TestListJSON(t *testing.T) {
 		checkObject(t, raw, want[short])
 		// The very object sole status --json prints.
 		var st, serr bytes.Buffer
-		sole([]string{"status", "--scope", "user", "--json", obj.Name}, &st, &serr)
+		soleProgram.Main([]string{"status", "--scope", "user", "--json", obj.Name}, &st, &serr)
 		if got := strings.TrimSuffix(st.String(), "\n"); got != string(raw) {
 			t.Errorf("list: %s\nstatus: %s", raw, got)
 		}

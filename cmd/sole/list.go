@@ -12,10 +12,10 @@ import (
 )
 
 // listCmd is `sole list`: every named lock in the lock directories.
-var listCmd = &command{
-	name:  "list",
-	usage: "sole list [--scope system|user] [--json]",
-	help: `List every named lock in the lock directories, with its state, holder and since.
+var listCmd = &cli.Command{
+	Name:  "list",
+	Usage: "list [--scope system|user] [--json]",
+	Help: `List every named lock in the lock directories, with its state, holder and since.
 
 One line a lock, sorted by name, worded as sole status words it; nothing
 when there are none. Without --scope both scopes are listed, the system's
@@ -24,8 +24,8 @@ root, user otherwise) end with "; scope SCOPE".
 
 Exit status: 0 when the directories were read (even if empty), 4 when one
 could not be.`,
-	flags: func() *flag.FlagSet { fs, _ := newListFlags(); return fs },
-	run:   listMain,
+	Flags: func() *flag.FlagSet { fs, _ := newListFlags(); return fs },
+	Run:   listMain,
 }
 
 // listScope lists the locks of a scope (a variable for tests).
@@ -38,26 +38,27 @@ type listOpts struct {
 
 func newListFlags() (*flag.FlagSet, *listOpts) {
 	o := new(listOpts)
-	fs := newFlagSet("list")
+	fs := cli.NewFlagSet("list")
 	fs.StringVar(&o.scope, "scope", "", "list only the locks of `system|user` (default: both)")
 	fs.BoolVar(&o.json, "json", false, "print a JSON array of the objects sole status --json prints")
+	cli.Alias(fs, "j", "json")
 	return fs, o
 }
 
-func listMain(c *command, args []string, stdout, stderr io.Writer) int {
+func listMain(c *cli.Command, args []string, stdout, stderr io.Writer) int {
 	fs, o := newListFlags()
-	rest, code, ok := parseInterspersed(c, fs, args, stdout, stderr)
+	rest, code, ok := c.ParseInterspersed(fs, args, stdout, stderr)
 	if !ok {
 		return code
 	}
 	if len(rest) != 0 {
-		return usageError(stderr, fmt.Sprintf("list: takes no arguments, got %q", rest[0]), "list")
+		return c.UsageError(stderr, fmt.Sprintf("takes no arguments, got %q", rest[0]))
 	}
 	scopes := []pidlock.Scope{pidlock.ScopeSystem, pidlock.ScopeUser}
 	if o.scope != "" {
 		s, err := platform.ParseScope(o.scope)
 		if err != nil {
-			return usageError(stderr, "list: --scope: "+err.Error(), "list")
+			return c.UsageError(stderr, "--scope: "+err.Error())
 		}
 		scopes = []pidlock.Scope{s}
 	}

@@ -83,7 +83,7 @@ func TestListScopes(t *testing.T) {
 					args = append(args, "--json")
 				}
 				var stdout, stderr bytes.Buffer
-				code := sole(args, &stdout, &stderr)
+				code := soleProgram.Main(args, &stdout, &stderr)
 				if code != tt.code {
 					t.Fatalf("%v: exit %d, want %d; stderr %q", args, code, tt.code, stderr.String())
 				}

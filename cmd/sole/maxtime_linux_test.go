@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/solehq/sole/internal/cli"
 	"github.com/solehq/sole/pidlock"
 )
 
@@ -36,13 +37,13 @@ func TestMaxTime(t *testing.T) {
 				return sc + " " + rec("child") + " & setsid " + sc + " " + rec("daemon") + " & exec " + sc + " " + rec("command")
 			},
 			recs:   []string{"child", "daemon", "command"},
-			exit:   exitTimeout,
+			exit:   cli.ExitTimeout,
 			stderr: "--max-time 3s reached: sent SIGTERM to sh and its processes",
 		},
 		"TERM ignored": {
 			opts:    []string{"--max-time", "300ms", "--kill-after", "700ms"},
 			command: func(func(string) string) string { return "trap '' TERM; while :; do sleep 0.05; done" },
-			exit:    exitTimeout,
+			exit:    cli.ExitTimeout,
 			stderr:  "still running 700ms after SIGTERM: sent SIGKILL",
 			minTime: time.Second,
 		},
@@ -52,7 +53,7 @@ func TestMaxTime(t *testing.T) {
 				return "setsid sh -c \"trap '' TERM; exec sleep 60\" & exec " + sc + " " + rec("command")
 			},
 			recs:    []string{"command"},
-			exit:    exitTimeout,
+			exit:    cli.ExitTimeout,
 			stderr:  "sent SIGKILL",
 			minTime: 3 * time.Second,
 		},
@@ -109,8 +110,8 @@ func TestMaxTimeUsage(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			args := append(append([]string{"run", "--lock", filepath.Join(t.TempDir(), "x")}, c.args...), "--", "true")
 			out, err := soleCmd(args...).CombinedOutput()
-			if code := exitCode(err); code != exitUsage || !strings.Contains(string(out), c.want) {
-				t.Errorf("exit %d, output %q; want %d and %q", code, out, exitUsage, c.want)
+			if code := exitCode(err); code != cli.ExitUsage || !strings.Contains(string(out), c.want) {
+				t.Errorf("exit %d, output %q; want %d and %q", code, out, cli.ExitUsage, c.want)
 			}
 		})
 	}

@@ -8,31 +8,34 @@ import (
 	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
+	"runtime/debug"
+
+	"github.com/solehq/sole/internal/cli"
 )
 
 // packageCmd runs the packager, sole-package, a program of its own: the
 // packaging libraries it links (nfpm, with compressors, OpenPGP and
 // templates) cost ~3 ms of package initialisation at every start, which
 // `sole run` must not pay.
-var packageCmd = &command{
-	name:  "package",
-	usage: "sole package deb|rpm|msi [--file sole.yaml] --name NAME --version VERSION --binary PATH [OPTIONS] [-- ARGS...]",
-	help: `Build a .deb, .rpm or .msi of a service from the description that
+var packageCmd = &cli.Command{
+	Name:  "package",
+	Usage: "package deb|rpm|msi [--file sole.yaml] --name NAME --version VERSION --binary PATH [OPTIONS] [-- ARGS...]",
+	Help: `Build a .deb, .rpm or .msi of a service from the description that
 "sole install" uses, and print its path. "sole package --help" lists the
 options; docs/packaging.md explains them. The work is done by the
 sole-package program, found beside sole or on PATH.`,
-	short: "Build a .deb, .rpm or .msi of a service.",
-	run:   packageMain,
+	Short: "Build a .deb, .rpm or .msi of a service.",
+	Run:   packageMain,
 }
 
 // packager is the name of the packaging program.
 const packager = "sole-package"
 
-func packageMain(_ *command, args []string, stdout, stderr io.Writer) int {
+func packageMain(_ *cli.Command, args []string, stdout, stderr io.Writer) int {
 	path, err := findPackager()
 	if err != nil {
 		fmt.Fprintf(stderr, "sole: package: %v\n", err)
-		return exitNotFound
+		return cli.ExitNotFound
 	}
 	cmd := exec.Command(path, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, stdout, stderr
@@ -49,7 +52,7 @@ func packageMain(_ *command, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sole: package: %s: %v\n", path, err)
 		return 1
 	}
-	return exitOK
+	return cli.ExitOK
 }
 
 // findPackager looks for sole-package beside this sole, then on PATH.
@@ -75,8 +78,8 @@ func findPackager() (string, error) {
 // sole's, or latest for a development build.
 func soleVersionTag() string {
 	v := version
-	if v == "" {
-		v = moduleVersion()
+	if bi, ok := debug.ReadBuildInfo(); v == "" && ok {
+		v = bi.Main.Version
 	}
 	if v == "" || v == "(devel)" {
 		return "latest"

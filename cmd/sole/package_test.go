@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/solehq/sole/internal/cli"
 )
 
 // TestPackageRunsPackager: `sole package` runs sole-package from PATH with
@@ -21,7 +23,7 @@ func TestPackageRunsPackager(t *testing.T) {
 	}
 	t.Setenv("PATH", dir)
 	var stdout, stderr bytes.Buffer
-	code := sole([]string{"package", "deb", "--name", "x y", "--", "-v"}, &stdout, &stderr)
+	code := soleProgram.Main([]string{"package", "deb", "--name", "x y", "--", "-v"}, &stdout, &stderr)
 	self, _ := os.Executable()
 	if want := "args: deb --name x y -- -v\nsole: " + self + "\n"; stdout.String() != want {
 		t.Errorf("stdout %q, want %q", stdout.String(), want)
@@ -36,9 +38,9 @@ func TestPackageRunsPackager(t *testing.T) {
 func TestPackageWithoutPackager(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
 	var stdout, stderr bytes.Buffer
-	code := sole([]string{"package", "deb"}, &stdout, &stderr)
+	code := soleProgram.Main([]string{"package", "deb"}, &stdout, &stderr)
 	msg := stderr.String()
-	if code != exitNotFound || strings.Count(msg, "\n") != 1 || !strings.Contains(msg, "go install github.com/solehq/sole/cmd/sole-package@") {
+	if code != cli.ExitNotFound || strings.Count(msg, "\n") != 1 || !strings.Contains(msg, "go install github.com/solehq/sole/cmd/sole-package@") {
 		t.Errorf("exit %d, stderr %q", code, msg)
 	}
 }

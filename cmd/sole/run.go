@@ -12,15 +12,18 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/solehq/sole/internal/cli"
+	"github.com/solehq/sole/internal/report"
 	"github.com/solehq/sole/pidlock"
 )
 
-var runCmd = &command{
-	name: "run",
-	usage: "sole run [--name NAME | --lock PATH] [--scope system|user] [--wait [--timeout DUR]]\n" +
-		"                [--replace [--stop-timeout DUR]] [--no-inherit] [--quiet] [--conflict-exit-code N]\n" +
+var runCmd = &cli.Command{
+	Name: "run",
+	Usage: "run [--name NAME | --lock PATH] [--scope system|user] [--wait [--timeout DUR]]\n" +
+		"                [--replace [--stop-timeout DUR]] [--max-time DUR [--kill-after DUR]]\n" +
+		"                [--no-inherit] [--quiet] [--conflict-exit-code N]\n" +
 		"                -- COMMAND [ARGS...]",
-	help: `Run COMMAND while holding its single-instance lock.
+	Help: `Run COMMAND while holding its single-instance lock.
 
 If another process holds the lock, sole exits 75 at once with one line
 naming the holder; --wait waits for it instead, and --replace stops it first.
@@ -32,8 +35,8 @@ COMMAND's status (128+N if it died of signal N) and releases the lock.
 COMMAND and its children inherit the lock, so even if sole is killed, no
 second COMMAND starts until every one of them exits; --no-inherit keeps the
 lock in sole alone.`,
-	flags: func() *flag.FlagSet { fs, _ := newRunFlags(); return fs },
-	run:   runMain,
+	Flags: func() *flag.FlagSet { fs, _ := newRunFlags(); return fs },
+	Run:   runMain,
 }
 
 type runOpts struct {
@@ -53,21 +56,27 @@ type runOpts struct {
 
 func newRunFlags() (*flag.FlagSet, *runOpts) {
 	o := new(runOpts)
-	fs := newFlagSet("run")
+	fs := cli.NewFlagSet("run")
 	o.register(fs)
 	fs.BoolVar(&o.wait, "wait", false, "wait until the lock is free instead of exiting 75 (Ctrl-C cancels)")
-	fs.Var(durationFlag{&o.timeout}, "timeout", "with --wait: give up after `DUR` (e.g. 30s) and exit 75; 0 waits forever")
+	fs.Var(cli.Duration(&o.timeout), "timeout", "with --wait: give up after `DUR` (e.g. 30s) and exit 75; 0 waits forever")
 	fs.BoolVar(&o.replace, "replace", false, "stop the running instance (SIGTERM, then SIGKILL) and run this one")
 	o.stopTimeout = 10 * time.Second
-	fs.Var(durationFlag{&o.stopTimeout}, "stop-timeout", "with --replace: give the holder `DUR` to stop before SIGKILL (default 10s)")
+	fs.Var(cli.Duration(&o.stopTimeout), "stop-timeout", "with --replace: give the holder `DUR` to stop before SIGKILL (default 10s)")
 	fs.BoolVar(&o.quiet, "quiet", false, "print no line when the lock is taken (for cron: no mail for a skipped run)")
-	o.conflict = exitTempFail
+	o.conflict = cli.ExitTempFail
 	fs.Var(exitCodeFlag{&o.conflict}, "conflict-exit-code", "exit with `N` (0 to 255) when the lock is taken, as flock -E (default 75)")
 	fs.BoolVar(&o.noInherit, "no-inherit", false, "keep the lock in sole: COMMAND and its children do not inherit it, and COMMAND is killed if sole dies (flock -o)")
-	fs.Var(durationFlag{&o.maxTime}, "max-time", "stop COMMAND and its whole tree after `DUR` (SIGTERM, then SIGKILL after --kill-after) and exit 124, as timeout(1); 0 is no limit")
+	fs.Var(cli.Duration(&o.maxTime), "max-time", "stop COMMAND and its whole tree after `DUR` (SIGTERM, then SIGKILL after --kill-after) and exit 124, as timeout(1); 0 is no limit")
 	o.killAfter = 10 * time.Second
-	fs.Var(durationFlag{&o.killAfter}, "kill-after", "with --max-time: SIGKILL what is left `DUR` after the SIGTERM; 0 sends no SIGKILL (default 10s)")
+	fs.Var(cli.Duration(&o.killAfter), "kill-after", "with --max-time: SIGKILL what is left `DUR` after the SIGTERM; 0 sends no SIGKILL (default 10s)")
 	fs.StringVar(&o.health, "health", "", "under a systemd watchdog: feed it only while shell `CMD` succeeds")
+	// Short names: those flock(1) and timeout(1) give the same option,
+	// and no letter that means something else there (-n, -s, -u, -w, -x).
+	cli.Alias(fs, "q", "quiet")
+	cli.Alias(fs, "E", "conflict-exit-code")
+	cli.Alias(fs, "o", "no-inherit")
+	cli.Alias(fs, "k", "kill-after")
 	fs.BoolVar(&o.service, "service", false, "Windows: run as a service of the service control manager (sole install sets it)")
 	return fs, o
 }
@@ -75,9 +84,9 @@ func newRunFlags() (*flag.FlagSet, *runOpts) {
 // forwarded are the signals sole passes on to COMMAND.
 var forwarded = forwardedSignals
 
-func runMain(c *command, args []string, stdout, stderr io.Writer) int {
+func runMain(c *cli.Command, args []string, stdout, stderr io.Writer) int {
 	fs, o := newRunFlags()
-	if code, ok := parseFlags(c, fs, args, stdout, stderr); !ok {
+	if code, ok := c.Parse(fs, args, stdout, stderr); !ok {
 		return code
 	}
 	set := map[string]bool{}
@@ -85,28 +94,28 @@ func runMain(c *command, args []string, stdout, stderr io.Writer) int {
 	argv := fs.Args()
 	switch {
 	case len(argv) == 0:
-		return usageError(stderr, "run: missing COMMAND", "run")
+		return c.UsageError(stderr, "missing COMMAND")
 	case set["timeout"] && !o.wait:
-		return usageError(stderr, "run: --timeout needs --wait", "run")
+		return c.UsageError(stderr, "--timeout needs --wait")
 	case set["stop-timeout"] && !o.replace:
-		return usageError(stderr, "run: --stop-timeout needs --replace", "run")
+		return c.UsageError(stderr, "--stop-timeout needs --replace")
 	case set["kill-after"] && !set["max-time"]:
-		return usageError(stderr, "run: --kill-after needs --max-time", "run")
+		return c.UsageError(stderr, "--kill-after needs --max-time")
 	case o.wait && o.replace:
-		return usageError(stderr, "run: --wait and --replace cannot be used together", "run")
+		return c.UsageError(stderr, "--wait and --replace cannot be used together")
 	case argv[0] == "":
-		return usageError(stderr, "run: empty COMMAND", "run")
+		return c.UsageError(stderr, "empty COMMAND")
 	}
 
 	// Find the command before touching the lock: a typo must not disturb
 	// anything.
 	path, err := lookPath(argv[0])
 	if err != nil {
-		fmt.Fprintf(stderr, "sole: %s: %v\n", quotePath(argv[0]), err)
+		fmt.Fprintf(stderr, "sole: %s: %v\n", cli.Quote(argv[0]), err)
 		if errors.Is(err, errNotFound) {
-			return exitNotFound
+			return cli.ExitNotFound
 		}
-		return exitCantExec
+		return cli.ExitCantExec
 	}
 
 	defaultName := trimExeSuffix(filepath.Base(argv[0]))
@@ -114,16 +123,16 @@ func runMain(c *command, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		var ue usageErr
 		if errors.As(err, &ue) {
-			return usageError(stderr, "run: "+ue.Error(), "run")
+			return c.UsageError(stderr, ue.Error())
 		}
-		fmt.Fprintf(stderr, "sole: %s\n", lockErrorLine(err))
-		return exitCantLock
+		fmt.Fprintf(stderr, "sole: %s\n", report.ErrorLine(err))
+		return cli.ExitCantLock
 	}
 
 	if o.service {
 		// Under the Windows service control manager, the service handler
 		// takes the lock and runs COMMAND (serviceMain, run_windows.go).
-		return serviceMain(l, path, argv, o, stderr)
+		return serviceMain(c, l, path, argv, o, stderr)
 	}
 
 	// Signals are caught from here on: while waiting, they cancel the wait;
@@ -207,12 +216,12 @@ func lockFailed(l *pidlock.Lock, err error, o *runOpts, stderr io.Writer) int {
 	var ie errInterrupted
 	if errors.As(err, &ie) {
 		fmt.Fprintf(stderr, "sole: %s: gave up waiting for the lock: %v\n", l.Name(), ie)
-		return exitSignalBase + signalNumber(ie.sig)
+		return cli.ExitSignal + signalNumber(ie.sig)
 	}
 	if errors.Is(err, pidlock.ErrLocked) {
 		who := "starting"
 		if h := holderOf(err); h != nil {
-			who = describe(h)
+			who = report.Describe(h)
 		}
 		var re *replaceError
 		switch {
@@ -227,8 +236,8 @@ func lockFailed(l *pidlock.Lock, err error, o *runOpts, stderr io.Writer) int {
 		}
 		return o.conflict
 	}
-	fmt.Fprintf(stderr, "sole: %s\n", lockErrorLine(err))
-	return exitCantLock
+	fmt.Fprintf(stderr, "sole: %s\n", report.ErrorLine(err))
+	return cli.ExitCantLock
 }
 
 // exitCodeFlag is an exit status option: a whole number from 0 to 255.

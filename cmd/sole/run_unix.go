@@ -15,6 +15,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/solehq/sole/internal/cli"
+	"github.com/solehq/sole/internal/report"
 	"github.com/solehq/sole/internal/sdnotify"
 	"github.com/solehq/sole/pidlock"
 )
@@ -113,15 +115,15 @@ func execute(l *pidlock.Lock, path string, argv []string, o *runOpts, sigs <-cha
 	if err != nil {
 		restoreTTY(tty)
 		l.Unlock()
-		fmt.Fprintf(stderr, "sole: %s: %v\n", quotePath(argv[0]), err)
+		fmt.Fprintf(stderr, "sole: %s: %v\n", cli.Quote(argv[0]), err)
 		if err == syscall.ENOENT {
-			return exitNotFound
+			return cli.ExitNotFound
 		}
-		return exitCantExec
+		return cli.ExitCantExec
 	}
 	// The record names the command, so that `kill $(head -1 F)` reaches it.
 	if err := l.SetHolder(pid); err != nil {
-		fmt.Fprintf(stderr, "sole: warning: %s\n", lockErrorLine(err))
+		fmt.Fprintf(stderr, "sole: warning: %s\n", report.ErrorLine(err))
 	}
 	notify := func(lines ...string) {
 		// Without NOTIFY_SOCKET, Send sends nothing and returns nil.
@@ -165,7 +167,7 @@ func execute(l *pidlock.Lock, path string, argv []string, o *runOpts, sigs <-cha
 		case <-deadline:
 			timedOut = true
 			signalTree(pid, reaped, syscall.SIGTERM)
-			fmt.Fprintf(stderr, "sole: %s: --max-time %v reached: sent SIGTERM to %s and its processes\n", l.Name(), o.maxTime, quotePath(argv[0]))
+			fmt.Fprintf(stderr, "sole: %s: --max-time %v reached: sent SIGTERM to %s and its processes\n", l.Name(), o.maxTime, cli.Quote(argv[0]))
 			if o.killAfter > 0 {
 				t := time.NewTimer(o.killAfter)
 				defer t.Stop()
@@ -219,17 +221,17 @@ func execute(l *pidlock.Lock, path string, argv []string, o *runOpts, sigs <-cha
 			if err := release(); errors.Is(err, pidlock.ErrStillHeld) {
 				stillHeld(l, argv[0], stderr)
 			} else if err != nil {
-				fmt.Fprintf(stderr, "sole: %s\n", lockErrorLine(err))
+				fmt.Fprintf(stderr, "sole: %s\n", report.ErrorLine(err))
 			}
 			switch {
 			case timedOut:
-				return exitTimeout
+				return cli.ExitTimeout
 			case ws.Exited():
 				return ws.ExitStatus()
 			case ws.Signaled():
-				return exitSignalBase + int(ws.Signal())
+				return cli.ExitSignal + int(ws.Signal())
 			}
-			return exitCantExec
+			return cli.ExitCantExec
 		case <-wdTick:
 			// Feed the watchdog only when the health command says so; a
 			// check still running from the last tick is a failure.
@@ -355,7 +357,7 @@ func stillHeld(l *pidlock.Lock, command string, stderr io.Writer) {
 		}
 	}
 	fmt.Fprintf(stderr, "sole: warning: %s: %s exited, but %s still %s the lock it passed on; no new instance starts until they exit (--no-inherit keeps the lock from being passed on)\n",
-		l.Name(), quotePath(command), who, verb)
+		l.Name(), cli.Quote(command), who, verb)
 }
 
 // runHealth runs the health command through the shell, killing it after
@@ -399,6 +401,6 @@ func withoutEnv(env []string, names ...string) []string {
 }
 
 // serviceMain: --service is for the Windows service control manager.
-func serviceMain(_ *pidlock.Lock, _ string, _ []string, _ *runOpts, stderr io.Writer) int {
-	return usageError(stderr, "run: --service is for Windows services; under systemd, sole run speaks sd_notify by itself", "run")
+func serviceMain(c *cli.Command, _ *pidlock.Lock, _ string, _ []string, _ *runOpts, stderr io.Writer) int {
+	return c.UsageError(stderr, "--service is for Windows services; under systemd, sole run speaks sd_notify by itself")
 }

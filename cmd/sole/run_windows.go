@@ -16,6 +16,8 @@ import (
 	"golang.org/x/sys/windows"
 	"golang.org/x/sys/windows/svc"
 
+	"github.com/solehq/sole/internal/cli"
+	"github.com/solehq/sole/internal/report"
 	"github.com/solehq/sole/pidlock"
 )
 
@@ -47,14 +49,14 @@ func execute(l *pidlock.Lock, path string, argv []string, o *runOpts, sigs <-cha
 	if err != nil {
 		l.Unlock()
 		fmt.Fprintf(stderr, "sole: job object: %v\n", err)
-		return exitCantExec
+		return cli.ExitCantExec
 	}
 	defer windows.CloseHandle(job)
 	p, err := os.StartProcess(path, argv, &os.ProcAttr{Files: []*os.File{os.Stdin, os.Stdout, os.Stderr}})
 	if err != nil {
 		l.Unlock()
 		fmt.Fprintf(stderr, "sole: %s: %v\n", argv[0], err)
-		return exitCantExec
+		return cli.ExitCantExec
 	}
 	if h, err := windows.OpenProcess(windows.PROCESS_SET_QUOTA|windows.PROCESS_TERMINATE, false, uint32(p.Pid)); err == nil {
 		_ = windows.AssignProcessToJobObject(job, h)
@@ -75,7 +77,7 @@ func execute(l *pidlock.Lock, path string, argv []string, o *runOpts, sigs <-cha
 		t := time.AfterFunc(o.maxTime, func() {
 			timedOut.Store(true)
 			fmt.Fprintf(stderr, "sole: %s: --max-time %v reached: terminating %s and its processes\n", l.Name(), o.maxTime, argv[0])
-			_ = windows.TerminateJobObject(job, uint32(exitTimeout))
+			_ = windows.TerminateJobObject(job, uint32(cli.ExitTimeout))
 		})
 		defer t.Stop()
 	}
@@ -85,10 +87,10 @@ func execute(l *pidlock.Lock, path string, argv []string, o *runOpts, sigs <-cha
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "sole: %v\n", err)
-		return exitCantExec
+		return cli.ExitCantExec
 	}
 	if timedOut.Load() {
-		return exitTimeout
+		return cli.ExitTimeout
 	}
 	return st.ExitCode()
 }
@@ -127,11 +129,11 @@ func stopProcess(pid int, _ bool) error {
 // SERVICE_RUNNING. A stop request terminates COMMAND (Windows has no
 // polite request that reaches any program); the lock is released when
 // COMMAND has exited, and the service stops with COMMAND's exit code.
-func serviceMain(l *pidlock.Lock, path string, argv []string, o *runOpts, stderr io.Writer) int {
+func serviceMain(_ *cli.Command, l *pidlock.Lock, path string, argv []string, o *runOpts, stderr io.Writer) int {
 	h := &serviceHandler{l: l, path: path, argv: argv, stderr: stderr}
 	if err := svc.Run(l.Name(), h); err != nil {
 		fmt.Fprintf(stderr, "sole: %s: not started by the service control manager: %v\n", l.Name(), err)
-		return exitCantExec
+		return cli.ExitCantExec
 	}
 	return int(h.code)
 }
@@ -147,24 +149,24 @@ type serviceHandler struct {
 func (h *serviceHandler) Execute(_ []string, reqs <-chan svc.ChangeRequest, status chan<- svc.Status) (bool, uint32) {
 	status <- svc.Status{State: svc.StartPending, WaitHint: 10000}
 	if err := h.l.TryLock(); err != nil {
-		fmt.Fprintf(h.stderr, "sole: %s\n", lockErrorLine(err))
-		h.code = exitCantLock
+		fmt.Fprintf(h.stderr, "sole: %s\n", report.ErrorLine(err))
+		h.code = cli.ExitCantLock
 		if errors.Is(err, pidlock.ErrLocked) {
-			h.code = exitTempFail
+			h.code = cli.ExitTempFail
 		}
 		return true, h.code
 	}
 	defer h.l.Unlock()
 	job, err := killOnCloseJob()
 	if err != nil {
-		h.code = exitCantExec
+		h.code = cli.ExitCantExec
 		return true, h.code
 	}
 	defer windows.CloseHandle(job)
 	p, err := os.StartProcess(h.path, h.argv, &os.ProcAttr{Files: []*os.File{os.Stdin, os.Stdout, os.Stderr}})
 	if err != nil {
 		fmt.Fprintf(h.stderr, "sole: %s: %v\n", h.argv[0], err)
-		h.code = exitCantExec
+		h.code = cli.ExitCantExec
 		return true, h.code
 	}
 	if ph, err := windows.OpenProcess(windows.PROCESS_SET_QUOTA|windows.PROCESS_TERMINATE, false, uint32(p.Pid)); err == nil {
@@ -176,7 +178,7 @@ func (h *serviceHandler) Execute(_ []string, reqs <-chan svc.ChangeRequest, stat
 	go func() {
 		st, err := p.Wait()
 		if err != nil {
-			done <- exitCantExec
+			done <- cli.ExitCantExec
 			return
 		}
 		done <- uint32(st.ExitCode())

@@ -90,7 +90,7 @@ func Test64Starters(t *testing.T) {
 	for len(refused) < n-1 {
 		select {
 		case r := <-results:
-			if r.code != exitTempFail {
+			if r.code != cli.ExitTempFail {
 				t.Fatalf("a starter exited %d (stderr %q) while the lock was held", r.code, r.stderr)
 			}
 			refused = append(refused, r)
@@ -206,7 +206,7 @@ func TestSoleKilledCommandKeepsLock(t *testing.T) {
 		var stderr bytes.Buffer
 		c := soleCmd(append([]string{"run", "--lock", lock, "--"}, holdScript(dir)...)...)
 		c.Stderr = &stderr
-		if code := exitCode(c.Run()); code != exitTempFail {
+		if code := exitCode(c.Run()); code != cli.ExitTempFail {
 			t.Fatalf("start %d while the orphaned command runs exited %d: %s", i, code, stderr.String())
 		}
 		if m := holderLine.FindStringSubmatch(stderr.String()); m == nil || m[1] != strconv.Itoa(cmdPid) {

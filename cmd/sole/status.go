@@ -11,16 +11,16 @@ import (
 	"github.com/solehq/sole/pidlock"
 )
 
-var statusCmd = &command{
-	name:  "status",
-	usage: "sole status [NAME | --name NAME | --lock PATH] [--scope system|user] [--json]",
-	help: `Show who holds a lock, without taking it.
+var statusCmd = &cli.Command{
+	Name:  "status",
+	Usage: "status [NAME | --name NAME | --lock PATH] [--scope system|user] [--json]",
+	Help: `Show who holds a lock, without taking it.
 
 Exit status (LSB): 0 running (the holder is printed), 1 not running but a
 record is left (its holder died), 3 not running, 4 the status could not be
 determined.`,
-	flags: func() *flag.FlagSet { fs, _ := newStatusFlags(); return fs },
-	run:   statusMain,
+	Flags: func() *flag.FlagSet { fs, _ := newStatusFlags(); return fs },
+	Run:   statusMain,
 }
 
 type statusOpts struct {
@@ -30,33 +30,34 @@ type statusOpts struct {
 
 func newStatusFlags() (*flag.FlagSet, *statusOpts) {
 	o := new(statusOpts)
-	fs := newFlagSet("status")
+	fs := cli.NewFlagSet("status")
 	o.register(fs)
 	fs.BoolVar(&o.json, "json", false, "print one JSON object: name, lock, state, running, pid, process, since, service (and error)")
+	cli.Alias(fs, "j", "json")
 	return fs, o
 }
 
-func statusMain(c *command, args []string, stdout, stderr io.Writer) int {
+func statusMain(c *cli.Command, args []string, stdout, stderr io.Writer) int {
 	fs, o := newStatusFlags()
-	rest, code, ok := parseInterspersed(c, fs, args, stdout, stderr)
+	rest, code, ok := c.ParseInterspersed(fs, args, stdout, stderr)
 	if !ok {
 		return code
 	}
 	switch {
 	case len(rest) > 1:
-		return usageError(stderr, "status: too many arguments", "status")
+		return c.UsageError(stderr, "too many arguments")
 	case len(rest) == 1 && (o.nameSet || o.pathSet):
-		return usageError(stderr, "status: give NAME or --name or --lock, not both", "status")
+		return c.UsageError(stderr, "give NAME or --name or --lock, not both")
 	case len(rest) == 1:
 		o.name, o.nameSet = rest[0], true
 	case !o.nameSet && !o.pathSet:
-		return usageError(stderr, "status: missing NAME (or --name, --lock)", "status")
+		return c.UsageError(stderr, "missing NAME (or --name, --lock)")
 	}
 	l, err := o.open("")
 	if err != nil {
 		var ue usageErr
 		if errors.As(err, &ue) {
-			return usageError(stderr, "status: "+ue.Error(), "status")
+			return c.UsageError(stderr, ue.Error())
 		}
 		fmt.Fprintf(stderr, "sole: %s\n", report.ErrorLine(err))
 		return cli.StatusUnknown

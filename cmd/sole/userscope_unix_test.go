@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/solehq/sole/internal/cli"
 )
 
 // The unprivileged user the test runs sole as.
@@ -199,8 +201,8 @@ func TestUserScopeOneLockPerUser(t *testing.T) {
 		start := asNobody(env, "run", "--name", name, "--", "sh", "-c", "touch \"$1/second\"", "sh", hold)
 		var stderr bytes.Buffer
 		start.Stderr = &stderr
-		if code := exitCode(start.Run()); code != exitTempFail || !refused.MatchString(stderr.String()) {
-			t.Errorf("second start: exit %d, stderr %q; want %d and one line naming pid %s", code, stderr.String(), exitTempFail, pid)
+		if code := exitCode(start.Run()); code != cli.ExitTempFail || !refused.MatchString(stderr.String()) {
+			t.Errorf("second start: exit %d, stderr %q; want %d and one line naming pid %s", code, stderr.String(), cli.ExitTempFail, pid)
 		}
 		if _, err := os.Stat(filepath.Join(hold, "second")); err == nil {
 			t.Fatalf("a second instance ran beside the holder")

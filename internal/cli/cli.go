@@ -155,7 +155,11 @@ func (c *Command) ShortHelp() string {
 		return c.Short
 	}
 	s, _, _ := strings.Cut(c.Help, "\n\n")
-	return strings.ReplaceAll(s, "\n", " ")
+	s = strings.ReplaceAll(s, "\n", " ")
+	if i := strings.Index(s, ". "); i >= 0 {
+		s = s[:i+1]
+	}
+	return s
 }
 
 // Program is the program the command belongs to.

@@ -11,11 +11,7 @@ package report
 import (
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/solehq/sole/internal/cli"
 	"github.com/solehq/sole/internal/svcmgr"
@@ -116,7 +112,7 @@ func (r Report) Code() int {
 //
 // followed by "; service STATE" when the service's state is known.
 func (r Report) Text() string {
-	name := quote(r.Name)
+	name := cli.Quote(r.Name)
 	var s string
 	switch {
 	case r.Err != nil:
@@ -128,7 +124,7 @@ func (r Report) Text() string {
 	case r.Status.State == pidlock.Stale && r.Status.Holder != nil:
 		s = name + " is not running (stale record: " + Describe(r.Status.Holder) + ")"
 	case r.Status.State == pidlock.Stale:
-		s = name + " is not running (unreadable record left in " + quote(r.Lock) + ")"
+		s = name + " is not running (unreadable record left in " + cli.Quote(r.Lock) + ")"
 	default:
 		s = name + " is not running"
 	}
@@ -140,7 +136,7 @@ func (r Report) Text() string {
 
 // Describe names a holder as "pid 1234, backup.sh, since 10:42:07".
 func Describe(h *pidlock.Holder) string {
-	return fmt.Sprintf("pid %d, %s, since %s", h.PID, oneLine(h.Process), Since(h.Since))
+	return fmt.Sprintf("pid %d, %s, since %s", h.PID, cli.OneLine(h.Process), Since(h.Since))
 }
 
 // Since formats when a holder took its lock: the time of day when it was
@@ -162,29 +158,7 @@ func Since(t time.Time) string {
 func ErrorLine(err error) string {
 	var pe *pidlock.PathError
 	if errors.As(err, &pe) {
-		return quote(pe.Path) + ": " + oneLine(pe.Err.Error())
+		return cli.Quote(pe.Path) + ": " + cli.OneLine(pe.Err.Error())
 	}
-	return oneLine(err.Error())
-}
-
-// quote returns s as it is, or quoted in Go syntax when it holds anything
-// but printable characters, so that it stays on one line and says exactly
-// which bytes it has.
-func quote(s string) string {
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f || r == utf8.RuneError || !unicode.IsPrint(r) && r != ' ' {
-			return strconv.Quote(s)
-		}
-	}
-	return s
-}
-
-// oneLine makes a message one line: control characters become their Go
-// escapes.
-func oneLine(s string) string {
-	if !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
-		return s
-	}
-	q := strconv.Quote(s)
-	return q[1 : len(q)-1]
+	return cli.OneLine(err.Error())
 }

@@ -55,6 +55,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/solehq/sole/internal/cli"
 )
 
 // Description describes a service. The zero value of each optional field
@@ -153,7 +155,7 @@ const MaxNameLen = 200
 
 // ExitAlreadyRunning is the exit status of a program that finds another
 // instance running; the systemd unit does not restart on it.
-const ExitAlreadyRunning = 75
+const ExitAlreadyRunning = cli.ExitAlreadyRunning
 
 // WithDefaults returns d with each zero optional field replaced by its
 // default: StopTimeout, StartTimeout, RestartSec, StartLimitBurst,
