@@ -11,24 +11,12 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+
+	"github.com/solehq/sole/internal/testenv"
 )
 
 // nobodyUID is the user that the hostile fixtures are given to.
 const nobodyUID = 65534
-
-// needRootToChown skips a test whose fixtures need root (to give a file to
-// another user, or to own a symlink as root), except under CI=true, where
-// it fails.
-func needRootToChown(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("this case needs root to chown its fixtures, and CI=true")
-	}
-	t.Skip("needs root to chown its fixtures")
-}
 
 // notMine gives p to nobody when the test runs as root; otherwise p is
 // already not root's.
@@ -456,7 +444,7 @@ func TestMakeLockDir(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.root {
-				needRootToChown(t)
+				testenv.NeedRoot(t, "to chown its fixtures")
 			}
 			b := t.TempDir()
 			dir := tt.setup(t, b)

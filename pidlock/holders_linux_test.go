@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/solehq/sole/internal/testenv"
 )
 
 const sampleFdinfo = "pos:\t0\nflags:\t0100000\nmnt_id:\t27\nino:\t9977871\nlock:\t1: FLOCK  ADVISORY  WRITE 5989 fe:00:9977871 0 EOF\n"
@@ -185,12 +187,7 @@ func TestSharedFlockCounts(t *testing.T) {
 // service user in that user's own directory (RuntimeDirectory= with
 // User=), but not one another user planted in root's directory.
 func TestRootUsesServiceUsersFile(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("needs root")
-		}
-		t.Skip("needs root")
-	}
+	testenv.NeedRoot(t, "to give a file to a service user")
 	dir := tempDir(t)
 	svc := filepath.Join(dir, "svc")
 	os.Mkdir(svc, 0o755)

@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/solehq/sole/internal/testenv"
 	"github.com/solehq/sole/platform"
 )
 
@@ -294,9 +295,7 @@ func TestHostilePaths(t *testing.T) {
 		},
 		"other user's file": {
 			setup: func(t *testing.T, dir string) string {
-				if os.Geteuid() != 0 {
-					t.Skip("needs root to give a file to another user")
-				}
+				testenv.NeedRoot(t, "to give a file to another user")
 				p := filepath.Join(dir, "x.pid")
 				os.WriteFile(p, nil, 0o644)
 				if err := os.Chown(p, 65534, 65534); err != nil {

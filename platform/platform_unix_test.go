@@ -9,20 +9,9 @@ import (
 	"strconv"
 	"syscall"
 	"testing"
-)
 
-// needRoot skips a test that needs root (to own a file as root, or to
-// give one away), except under CI=true, where it fails.
-func needRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("this test needs root, and CI=true")
-	}
-	t.Skip("needs root")
-}
+	"github.com/solehq/sole/internal/testenv"
+)
 
 // nobody is the uid that the tests give files away to.
 const nobody = 65534
@@ -230,7 +219,7 @@ func TestUnixUserLockDir(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.root {
-				needRoot(t)
+				testenv.NeedRoot(t, "to own a file as root or give one away")
 			}
 			dir := t.TempDir()
 			runLock, tmpDir := tt.fixtures(t, dir)

@@ -28,6 +28,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/solehq/sole/internal/testenv"
 )
 
 // sigDeadline bounds every wait for something to happen.
@@ -42,12 +44,7 @@ var sigcountBin = sync.OnceValues(func() (string, error) {
 		return "", err
 	}
 	out := filepath.Join(dir, "sigcount")
-	cmd := exec.Command("go", "build", "-o", out, "github.com/solehq/sole/internal/sigcount")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build internal/sigcount: %v\n%s", err, b)
-	}
-	return out, nil
+	return out, testenv.BuildTo(out, "internal/sigcount")
 })
 
 func sigcount(t *testing.T) string {

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/solehq/sole/internal/testenv"
 	"github.com/solehq/sole/internal/cli"
 )
 
@@ -26,23 +27,12 @@ const (
 	nobodyGID = 65534
 )
 
-// needRootAndSetpriv skips a test that runs processes as another user
-// unless it runs as root with setpriv(1) (util-linux), except under
-// CI=true, where it fails.
+// needRootAndSetpriv returns setpriv(1)'s path, for a test that runs
+// processes as another user.
 func needRootAndSetpriv(t *testing.T) string {
 	t.Helper()
-	fail := t.Skipf
-	if os.Getenv("CI") == "true" {
-		fail = t.Fatalf
-	}
-	if os.Geteuid() != 0 {
-		fail("needs root to run sole as uid %d", nobodyUID)
-	}
-	setpriv, err := exec.LookPath("setpriv")
-	if err != nil {
-		fail("needs setpriv (util-linux): %v", err)
-	}
-	return setpriv
+	testenv.NeedRoot(t, fmt.Sprintf("to run sole as uid %d", nobodyUID))
+	return testenv.NeedTool(t, "setpriv", "util-linux")
 }
 
 // nobodyDir makes a directory in parent that nobody may use as its own

@@ -7,9 +7,6 @@ package e2e
 import (
 	"fmt"
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -17,19 +14,11 @@ import (
 	"time"
 
 	"github.com/solehq/sole/internal/systemdtest"
+	"github.com/solehq/sole/internal/testenv"
 )
 
 // build builds a command of this module for the guest.
-func build(t *testing.T, pkg string) string {
-	t.Helper()
-	out := filepath.Join(t.TempDir(), filepath.Base(pkg))
-	cmd := exec.Command("go", "build", "-o", out, "github.com/solehq/sole/"+pkg)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
-	}
-	return out
-}
+func build(t *testing.T, pkg string) string { return testenv.Build(t, pkg) }
 
 // freePort returns a loopback port that is free now (the guest shares the
 // host's network).

@@ -28,6 +28,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/solehq/sole/internal/testenv"
 )
 
 const (
@@ -50,15 +52,10 @@ type wine struct {
 	stdin  io.WriteCloser // the keeper's
 }
 
-// unavailable skips the test, or fails it when CI is "true" (as
-// systemdtest does: a test tier that cannot be set up must fail in CI).
+// wineUnavailable skips the test, or fails it when CI=true.
 func wineUnavailable(t *testing.T, format string, args ...any) {
 	t.Helper()
-	reason := fmt.Sprintf(format, args...)
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("wine: cannot run (CI=true, so this fails: a test tier that cannot be set up must fail in CI): %s", reason)
-	}
-	t.Skipf("wine: cannot run: %s", reason)
+	testenv.Need(t, false, "wine: cannot run: %s", fmt.Sprintf(format, args...))
 }
 
 // setupWine prepares the shared test prefix with scripts/wine/setup.sh
@@ -80,7 +77,7 @@ func setupWine(t *testing.T) *wine {
 	}
 	_, errWine := exec.LookPath("wine")
 	_, errPrefix := os.Stat(filepath.Join(shared, "drive_c/windows/system32/bcryptprimitives.dll"))
-	if (errWine != nil || errPrefix != nil) && os.Getenv("CI") != "true" {
+	if (errWine != nil || errPrefix != nil) && !testenv.CI() {
 		// Not set up, and not in CI: do not install Wine from a test.
 		wineUnavailable(t, "Wine or its test prefix %s is not set up (%v); run scripts/wine/setup.sh", shared, errors.Join(errWine, errPrefix))
 	}
@@ -295,12 +292,8 @@ func wineWaitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 
 func buildForWindows(t *testing.T, pkg, out string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "github.com/solehq/sole/"+pkg)
-	cmd.Env = append(os.Environ(), "GOOS=windows", "GOARCH=amd64", "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("GOOS=windows go build %s: %v\n%s", pkg, err, b)
+	if err := testenv.BuildTo(out, pkg, "GOOS=windows", "GOARCH=amd64"); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -32,29 +32,16 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-// needTool returns the path of a program the test needs, skipping the test
-// without it (failing instead when CI=true).
-func needTool(t *testing.T, name, debianPackage string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		msg := fmt.Sprintf("%s not found (Debian package %s): %v", name, debianPackage, err)
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return p
-}
+	"github.com/solehq/sole/internal/testenv"
+)
 
 func needSystemdAnalyze(t *testing.T) string {
 	t.Helper()
 	if runtime.GOOS != "linux" {
 		t.Skip("systemd-analyze is Linux only")
 	}
-	return needTool(t, "systemd-analyze", "systemd")
+	return testenv.NeedTool(t, "systemd-analyze", "systemd")
 }
 
 type analyzer struct {

@@ -14,6 +14,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/solehq/sole/internal/testenv"
 )
 
 // plistCases are the golden and extra cases, plus one whose strings need
@@ -97,7 +99,7 @@ func jsonInts(v any) any {
 }
 
 func TestLaunchdPlistPython(t *testing.T) {
-	python := needTool(t, "python3", "python3")
+	python := testenv.NeedTool(t, "python3", "python3")
 	for _, c := range plistCases() {
 		t.Run(c.name, func(t *testing.T) {
 			path, text := writePlist(t, c)
@@ -124,7 +126,7 @@ func TestLaunchdPlistPython(t *testing.T) {
 // TestLaunchdPlistPlistutil converts each plist to the binary format and
 // back with libplist, then reads the result.
 func TestLaunchdPlistPlistutil(t *testing.T) {
-	plistutil := needTool(t, "plistutil", "libplist-utils")
+	plistutil := testenv.NeedTool(t, "plistutil", "libplist-utils")
 	// plistutil 2.2 exits 0 even when it cannot parse its input; it then
 	// writes no output file and complains on stderr.
 	convert := func(in, out, format string) error {
