@@ -32,8 +32,10 @@ var bins struct {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if bins.dir != "" {
-		os.RemoveAll(bins.dir)
+	for _, dir := range []string{bins.dir, winBins.dir} {
+		if dir != "" {
+			os.RemoveAll(dir)
+		}
 	}
 	os.Exit(code)
 }
@@ -204,7 +206,7 @@ func TestBuildDeb(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			s := baseSpec()
 			tt.spec(&s)
-			deb, err := BuildDeb(s, t.TempDir())
+			deb, err := Build(t.Context(), s, Deb, t.TempDir())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -314,7 +316,7 @@ func TestBuildRPM(t *testing.T) {
 	s.Binary, s.Sole = bins.stranger, bins.sole // wrapped: both binaries ship
 	s.Name = "hellod"
 	s.Configs = []File{{conf, "/etc/hellod/greeting"}}
-	r, err := BuildRPM(s, t.TempDir())
+	r, err := Build(t.Context(), s, RPM, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -434,18 +436,14 @@ func TestRPMScriptletCounts(t *testing.T) {
 func TestReproducible(t *testing.T) {
 	needTools(t, "dpkg-deb", "strip")
 	linuxBins(t)
-	for _, format := range []string{"deb", "rpm"} {
-		t.Run(format, func(t *testing.T) {
+	for _, format := range []Format{Deb, RPM} {
+		t.Run(string(format), func(t *testing.T) {
 			build := func(epoch string) []byte {
 				t.Setenv("SOURCE_DATE_EPOCH", epoch)
 				s := baseSpec()
 				s.Date = time.Time{}
 				s.Binary, s.Sole = bins.stranger, bins.sole
-				f := BuildDeb
-				if format == "rpm" {
-					f = BuildRPM
-				}
-				p, err := f(s, t.TempDir())
+				p, err := Build(t.Context(), s, format, t.TempDir())
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -453,7 +451,7 @@ func TestReproducible(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if format == "deb" {
+				if format == Deb {
 					_, hdrs := debFiles(t, p)
 					for n, h := range hdrs {
 						if h.ModTime.Unix() != 1700000000 && epoch == "1700000000" {
@@ -527,7 +525,7 @@ func TestSpecErrors(t *testing.T) {
 			s := baseSpec()
 			tt.spec(&s)
 			out := t.TempDir()
-			_, err := BuildDeb(s, out)
+			_, err := Build(t.Context(), s, Deb, out)
 			var se *Error
 			if !errors.As(err, &se) {
 				t.Fatalf("error %v (%T), want a *packaging.Error", err, err)
@@ -597,7 +595,7 @@ func TestVersions(t *testing.T) {
 		t.Run(in, func(t *testing.T) {
 			s := baseSpec()
 			s.Version = in
-			deb, err := BuildDeb(s, t.TempDir())
+			deb, err := Build(t.Context(), s, Deb, t.TempDir())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -633,7 +631,7 @@ func TestCrossArch(t *testing.T) {
 	stripped := build("hellod", "-s -w")
 	s := baseSpec()
 	s.Binary = stripped
-	deb, err := BuildDeb(s, t.TempDir())
+	deb, err := Build(t.Context(), s, Deb, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -641,7 +639,7 @@ func TestCrossArch(t *testing.T) {
 		t.Errorf("deb: Architecture %q, file %s", a, filepath.Base(deb))
 	}
 	s.Arch = "aarch64" // rpm's spelling is taken too
-	r, err := BuildRPM(s, t.TempDir())
+	r, err := Build(t.Context(), s, RPM, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -651,7 +649,7 @@ func TestCrossArch(t *testing.T) {
 
 	s = baseSpec()
 	s.Binary = build("hellod-unstripped", "")
-	_, err = BuildDeb(s, t.TempDir())
+	_, err = Build(t.Context(), s, Deb, t.TempDir())
 	if _, lerr := exec.LookPath("aarch64-linux-gnu-strip"); lerr == nil {
 		if err != nil {
 			t.Fatalf("with aarch64-linux-gnu-strip installed: %v", err)
@@ -665,7 +663,7 @@ func TestCrossArch(t *testing.T) {
 		t.Errorf("error %q: want one line naming the ways out", msg)
 	}
 	s.NoStrip = true
-	if _, err := BuildDeb(s, t.TempDir()); err != nil {
+	if _, err := Build(t.Context(), s, Deb, t.TempDir()); err != nil {
 		t.Errorf("--no-strip: %v", err)
 	}
 }

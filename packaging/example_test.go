@@ -1,6 +1,7 @@
 package packaging_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -28,8 +29,8 @@ func ExampleNewRPMScripts() {
 
 // A description that cannot be packaged is a *packaging.Error naming the
 // field, before anything is built.
-func ExampleBuildDeb_error() {
-	_, err := packaging.BuildDeb(packaging.Spec{Name: "myd", Version: "1.0 beta"}, "dist")
+func ExampleBuild_error() {
+	_, err := packaging.Build(context.Background(), packaging.Spec{Name: "myd", Version: "1.0 beta"}, packaging.Deb, "dist")
 	var pe *packaging.Error
 	if errors.As(err, &pe) {
 		fmt.Println(pe.Field)
@@ -38,4 +39,16 @@ func ExampleBuildDeb_error() {
 	// Output:
 	// version
 	// package: version: "1.0 beta" has ' ', which package versions do not allow
+}
+
+// What a format has no place for is refused, not dropped: the error wraps
+// packaging.ErrUnsupported.
+func ExampleBuild_unsupported() {
+	s := packaging.Spec{Name: "myd", Version: "1.0.0", Env: []string{"MYD_PORT=8080"}}
+	_, err := packaging.Build(context.Background(), s, packaging.MSI, "dist")
+	fmt.Println(errors.Is(err, packaging.ErrUnsupported))
+	fmt.Println(err)
+	// Output:
+	// true
+	// package: env: not supported in an .msi: it is a systemd or Linux package option
 }

@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/solehq/sole/runtime"
+	"github.com/solehq/sole/internal/unit"
 )
 
 // binary is what the packager learned from a program file.
@@ -116,7 +116,7 @@ func inspect(path string) (binary, error) {
 			}
 		}
 		if b.module {
-			b.main, err = contains(f, []byte(runtime.MainMarker))
+			b.main, err = contains(f, []byte(unit.MainMarker))
 			if err != nil {
 				return binary{}, &os.PathError{Op: "package", Path: path, Err: err}
 			}
@@ -244,7 +244,7 @@ func peMachine(path string) (uint16, error) {
 	return pf.Machine, nil
 }
 
-// peArchName names a PE machine type in Go\'s spelling.
+// peArchName names a PE machine type in Go's spelling.
 func peArchName(m uint16) string {
 	switch m {
 	case pe.IMAGE_FILE_MACHINE_AMD64:

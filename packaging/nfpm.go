@@ -3,6 +3,7 @@ package packaging
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -20,27 +21,11 @@ import (
 	"github.com/solehq/sole/internal/unit"
 )
 
-// BuildDeb builds the .deb of s into outDir (created if missing) and
-// returns its path, outDir/NAME_VERSION-RELEASE_ARCH.deb. The package
-// holds the program (/usr/sbin), sole when the program runs under `sole
-// run` (/usr/lib/NAME/sole), the systemd unit (/lib/systemd/system), the
-// configs as conffiles, a manual page, the copyright file and a Debian
-// changelog, and the maintainer scripts of NewDebScripts. An error is a
-// *Error for a bad Spec, else the cause wrapped; no partial file is left.
-func BuildDeb(s Spec, outDir string) (string, error) {
-	return build(s, outDir, "deb")
-}
-
-// BuildRPM builds the .rpm of s into outDir and returns its path,
-// outDir/NAME-VERSION-RELEASE.ARCH.rpm. It holds what BuildDeb's package
-// holds (the unit in /usr/lib/systemd/system, the configs as
-// %config(noreplace), no Debian changelog) and the scriptlets of
-// NewRPMScripts.
-func BuildRPM(s Spec, outDir string) (string, error) {
-	return build(s, outDir, "rpm")
-}
-
-func build(s Spec, outDir, format string) (string, error) {
+// buildLinux builds the .deb or .rpm of s with nfpm (see Build).
+func buildLinux(ctx context.Context, s Spec, format Format, outDir string) (string, error) {
+	if err := refuse(format, "an .msi option", option{s.DisplayName != "", "display-name"}, option{s.Sign != nil, "sign"}); err != nil {
+		return "", err
+	}
 	p, err := newPlan(s, "linux")
 	if err != nil {
 		return "", err
@@ -50,12 +35,12 @@ func build(s Spec, outDir, format string) (string, error) {
 		return "", err
 	}
 	defer os.RemoveAll(work)
-	info, err := p.nfpmInfo(work, format)
+	info, err := p.nfpmInfo(ctx, work, format)
 	if err != nil {
 		return "", err
 	}
 	var pkgr nfpm.Packager = deb.Default
-	if format == "rpm" {
+	if format == RPM {
 		pkgr = rpm.DefaultRPM
 	}
 	name := pkgr.ConventionalFileName(info)
@@ -87,7 +72,7 @@ func build(s Spec, outDir, format string) (string, error) {
 
 // nfpmInfo writes the generated files into work and describes the package
 // for nfpm.
-func (p *plan) nfpmInfo(work, format string) (*nfpm.Info, error) {
+func (p *plan) nfpmInfo(ctx context.Context, work string, format Format) (*nfpm.Info, error) {
 	s := p.s
 	d, err := p.unit()
 	if err != nil {
@@ -95,7 +80,7 @@ func (p *plan) nfpmInfo(work, format string) (*nfpm.Info, error) {
 	}
 	unitText, err := unit.SystemdUnit(d)
 	if err != nil {
-		return nil, specErr("service", "%v", err)
+		return nil, specErr("service", "%w", err)
 	}
 	info := nfpm.WithDefaults(&nfpm.Info{
 		Name:     s.Name,
@@ -130,7 +115,7 @@ func (p *plan) nfpmInfo(work, format string) (*nfpm.Info, error) {
 			FileInfo: &files.ContentFileInfo{Mode: mode, MTime: p.date, Owner: "root", Group: "root"},
 		})
 	}
-	prog, err := p.stripped(work, s.Binary, p.bin)
+	prog, err := p.stripped(ctx, work, s.Binary, p.bin)
 	if err != nil {
 		return nil, err
 	}
@@ -138,9 +123,9 @@ func (p *plan) nfpmInfo(work, format string) (*nfpm.Info, error) {
 	if p.wrap {
 		sb, err := inspect(s.Sole)
 		if err != nil {
-			return nil, specErr("sole", "%v", err)
+			return nil, specErr("sole", "%w", err)
 		}
-		sole, err := p.stripped(work, s.Sole, sb)
+		sole, err := p.stripped(ctx, work, s.Sole, sb)
 		if err != nil {
 			return nil, err
 		}
@@ -158,7 +143,7 @@ func (p *plan) nfpmInfo(work, format string) (*nfpm.Info, error) {
 	add(f, p.unitPath(format), "", 0o644)
 	for _, c := range s.Configs {
 		typ := files.TypeConfig // a conffile
-		if format == "rpm" {
+		if format == RPM {
 			typ = files.TypeConfigNoReplace
 		}
 		add(c.Src, c.Dest, typ, 0o644)
@@ -189,7 +174,7 @@ func (p *plan) nfpmInfo(work, format string) (*nfpm.Info, error) {
 	}
 	post, preun, postun, err := p.scripts(format)
 	if err != nil {
-		return nil, specErr("name", "%v", err)
+		return nil, specErr("name", "%w", err)
 	}
 	for _, sc := range []struct {
 		dst        *string
@@ -204,7 +189,7 @@ func (p *plan) nfpmInfo(work, format string) (*nfpm.Info, error) {
 		}
 	}
 	switch format {
-	case "deb":
+	case Deb:
 		ch, err := gz([]byte(p.debChangelog(debVersion(info))))
 		if err != nil {
 			return nil, err
@@ -219,7 +204,7 @@ func (p *plan) nfpmInfo(work, format string) (*nfpm.Info, error) {
 			}
 			add(f, "/usr/share/lintian/overrides/"+s.Name, "", 0o644)
 		}
-	case "rpm":
+	case RPM:
 		// rpm removes only the directories a package owns (dpkg tracks
 		// them itself): own the package's own ones.
 		dirs := []string{p.docDir()}
@@ -243,7 +228,7 @@ func (p *plan) nfpmInfo(work, format string) (*nfpm.Info, error) {
 
 // stripped returns a copy of the ELF file src without its symbol table,
 // made as dh_strip does, or src itself when it has none or NoStrip is set.
-func (p *plan) stripped(work, src string, b binary) (string, error) {
+func (p *plan) stripped(ctx context.Context, work, src string, b binary) (string, error) {
 	if b.format != "elf" || !b.symtab || p.s.NoStrip {
 		return src, nil
 	}
@@ -254,7 +239,7 @@ func (p *plan) stripped(work, src string, b binary) (string, error) {
 		if err != nil {
 			continue
 		}
-		out, err := exec.Command(path, "--remove-section=.comment", "--remove-section=.note", "--strip-unneeded", "-o", dst, src).CombinedOutput()
+		out, err := exec.CommandContext(ctx, path, "--remove-section=.comment", "--remove-section=.note", "--strip-unneeded", "-o", dst, src).CombinedOutput()
 		if err == nil {
 			return dst, nil
 		}
@@ -268,7 +253,7 @@ func (p *plan) stripped(work, src string, b binary) (string, error) {
 
 // depends is the package's dependency list: the Spec's, and the C library
 // for a dynamic binary that needs it.
-func (p *plan) depends(format string) ([]string, error) {
+func (p *plan) depends(format Format) ([]string, error) {
 	deps := append([]string(nil), p.s.Depends...)
 	if p.bin.format != "elf" || p.bin.static {
 		return deps, nil
@@ -284,9 +269,9 @@ func (p *plan) depends(format string) ([]string, error) {
 		libc = true
 	}
 	if libc {
-		dep := map[string]string{"deb": "libc6", "rpm": "glibc"}[format]
+		dep := map[Format]string{Deb: "libc6", RPM: "glibc"}[format]
 		if p.bin.glibc != "" {
-			dep += map[string]string{"deb": " (>= ", "rpm": " >= "}[format] + p.bin.glibc + map[string]string{"deb": ")", "rpm": ""}[format]
+			dep += map[Format]string{Deb: " (>= ", RPM: " >= "}[format] + p.bin.glibc + map[Format]string{Deb: ")", RPM: ""}[format]
 		}
 		deps = append(deps, dep)
 	}
@@ -301,8 +286,8 @@ func (p *plan) version() string {
 // scripts are the package's maintainer scripts (.deb) or scriptlets
 // (.rpm), for a system or a user unit: what runs after install, before
 // removal and after removal.
-func (p *plan) scripts(format string) (post, preun, postun string, err error) {
-	if format == "deb" {
+func (p *plan) scripts(format Format) (post, preun, postun string, err error) {
+	if format == Deb {
 		newScripts := NewDebScripts
 		if p.s.User {
 			newScripts = NewDebUserScripts
@@ -381,7 +366,7 @@ func (p *plan) manPage() string {
 	fmt.Fprintf(&b, "The service starts when the package is installed and restarts once when it is upgraded. "+
 		"Control it with systemctl %sstart, stop, restart and status %s.\n", map[bool]string{true: "\\-\\-user "}[p.s.User], esc(p.s.Name))
 	b.WriteString(".SH FILES\n")
-	fmt.Fprintf(&b, ".TP\n.I %s\nThe systemd unit.\n", esc(p.unitPath("deb")))
+	fmt.Fprintf(&b, ".TP\n.I %s\nThe systemd unit.\n", esc(p.unitPath(Deb)))
 	fmt.Fprintf(&b, ".TP\n.I %s\nThe single-instance lock: the holder's PID and name.\n", esc(p.lockPath()))
 	for _, c := range p.s.Configs {
 		fmt.Fprintf(&b, ".TP\n.I %s\nConfiguration.\n", esc(c.Dest))

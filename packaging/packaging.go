@@ -1,172 +1,82 @@
 // Package packaging builds .deb, .rpm and .msi packages of a service from
-// the same service description that `sole install` uses.
+// the same service description that `sole install` uses: Build takes a
+// Spec and a Format.
 //
-// This first part holds the Debian maintainer scripts. nfpm, which will
-// build the archives, declined service handling, so sole writes the
-// scripts itself, doing exactly what debhelper 13's dh_installsystemd
-// generates for a unit with an [Install] section and its defaults
-// (restart after upgrade): enable on install, start on first install and
-// restart once the new files are in place on upgrade, stop only on remove,
-// reload systemd on remove, purge deb-systemd-helper's state on purge; every
-// systemctl call only when systemd runs ([ -d /run/systemd/system ]). The
-// tests compare each part, command for command, with the autoscripts of the
-// debhelper installed on the machine.
+// The unit a .deb or an .rpm installs is byte for byte the one `sole
+// install` (or PROG install, for a program built on the runtime) writes,
+// and its maintainer scripts do what debhelper's dh_installsystemd and
+// systemd's rpm macros do: enable, start, restart once on upgrade, stop on
+// removal. An .msi installs the program as a Windows service started on
+// install; it is built with wixl (msitools), and its tables are read back
+// and checked before it is written.
 package packaging
 
 import (
+	"context"
 	"fmt"
-	"strings"
-
-	"github.com/solehq/sole/pidlock"
 )
 
-// DebScripts are the maintainer scripts of a package shipping one systemd
-// unit.
-type DebScripts struct {
-	Postinst, Prerm, Postrm string
-}
+// Format is a package format.
+type Format string
 
-// The parts, in dh_installsystemd's order. #UNIT# is the unit file's name.
+// The formats.
 const (
-	debEnable = `if [ "$1" = "configure" ] || [ "$1" = "abort-upgrade" ] || [ "$1" = "abort-deconfigure" ] || [ "$1" = "abort-remove" ] ; then
-	# The unit is unmasked (older tools masked units on removal).
-	deb-systemd-helper unmask #UNIT# >/dev/null || true
-
-	# was-enabled is true on a first installation: enable the unit then;
-	# on upgrades, honour the administrator's choice and record new links.
-	if deb-systemd-helper --quiet was-enabled #UNIT#; then
-		deb-systemd-helper enable #UNIT# >/dev/null || true
-	else
-		deb-systemd-helper update-state #UNIT# >/dev/null || true
-	fi
-fi
-`
-	debRestart = `if [ "$1" = "configure" ] || [ "$1" = "abort-upgrade" ] || [ "$1" = "abort-deconfigure" ] || [ "$1" = "abort-remove" ] ; then
-	if [ -d /run/systemd/system ]; then
-		systemctl --system daemon-reload >/dev/null || true
-		# Start on a first installation, restart (once, with the new
-		# files in place) on an upgrade.
-		if [ -n "$2" ]; then
-			_dh_action=restart
-		else
-			_dh_action=start
-		fi
-		deb-systemd-invoke $_dh_action #UNIT# >/dev/null || true
-	fi
-fi
-`
-	debStop = `if [ -z "${DPKG_ROOT:-}" ] && [ "$1" = remove ] && [ -d /run/systemd/system ] ; then
-	deb-systemd-invoke stop #UNIT# >/dev/null || true
-fi
-`
-	debReload = `if [ "$1" = remove ] && [ -d /run/systemd/system ] ; then
-	systemctl --system daemon-reload >/dev/null || true
-fi
-`
-	debPurge = `if [ "$1" = "purge" ]; then
-	if [ -x "/usr/bin/deb-systemd-helper" ]; then
-		deb-systemd-helper purge #UNIT# >/dev/null || true
-	fi
-fi
-`
+	Deb Format = "deb" // Debian, Ubuntu (dpkg)
+	RPM Format = "rpm" // Fedora, RHEL and friends (rpm)
+	MSI Format = "msi" // Windows Installer, built on Linux with wixl
 )
 
-// The parts of dh_installsystemduser (debhelper 13.11) for a user unit:
-// enabled globally for every user (systemctl --global), restarted in the
-// running user managers, stopped in them on remove. #UNIT# is the unit
-// file's name.
-const (
-	debUserEnable = `if [ "$1" = "configure" ] || [ "$1" = "abort-upgrade" ] || [ "$1" = "abort-deconfigure" ] || [ "$1" = "abort-remove" ] ; then
-	if [ -z "${DPKG_ROOT:-}" ] ; then
-		# The unit is unmasked (older tools masked units on removal).
-		deb-systemd-helper --user unmask #UNIT# >/dev/null || true
-
-		# was-enabled is true on a first installation: enable the unit
-		# for every user then; on upgrades, honour the choice made.
-		if deb-systemd-helper --quiet --user was-enabled #UNIT# ; then
-			deb-systemd-helper --user enable #UNIT# >/dev/null || true
-		else
-			deb-systemd-helper --user update-state #UNIT# >/dev/null || true
-		fi
-	fi
-fi
-`
-	debUserRestart = `if [ "$1" = "configure" ] || [ "$1" = "abort-upgrade" ] || [ "$1" = "abort-deconfigure" ] || [ "$1" = "abort-remove" ] ; then
-	if [ -z "${DPKG_ROOT:-}" ] && [ -d /run/systemd/system ]; then
-		systemctl --global daemon-reload >/dev/null || true
-		# (Re)start in the user managers that run.
-		deb-systemd-invoke --user restart #UNIT# >/dev/null || true
-	fi
-fi
-`
-	debUserStop = `if [ -z "${DPKG_ROOT:-}" ] && [ "$1" = remove ] && [ -d /run/systemd/system ] ; then
-	deb-systemd-invoke --user stop #UNIT# >/dev/null || true
-fi
-`
-	debUserReload = `if [ -z "${DPKG_ROOT:-}" ] && [ "$1" = remove ] && [ -d /run/systemd/system ] ; then
-	systemctl --global daemon-reload >/dev/null || true
-fi
-`
-	debUserPurge = `if [ "$1" = "purge" ]; then
-	if [ -z "${DPKG_ROOT:-}" ] && [ -x "/usr/bin/deb-systemd-helper" ] ; then
-		deb-systemd-helper --user purge #UNIT# >/dev/null || true
-	fi
-fi
-`
-)
-
-// NewDebUserScripts returns the maintainer scripts for the per-user
-// service name (a user unit, /usr/lib/systemd/user/name.service), doing
-// what dh_installsystemduser of debhelper 13.11 does: enable it for every
-// user, restart it in the running user managers on install and upgrade,
-// stop it there on remove, purge the enablement state on purge. A user
-// service's lock lives in each user's own lock directory
-// (/run/lock/sole-UID/NAME, else /tmp/sole-UID/NAME), which is that
-// user's and is cleared at boot: the scripts leave it alone.
-func NewDebUserScripts(name string) (DebScripts, error) {
-	if err := pidlock.ValidName(name); err != nil {
-		return DebScripts{}, fmt.Errorf("packaging: %w", err)
+// Build builds the package of s in format f into outDir (created if
+// missing) and returns its path, named by the format's convention:
+//
+//	deb  outDir/NAME_VERSION-RELEASE_ARCH.deb
+//	rpm  outDir/NAME-VERSION-RELEASE.ARCH.rpm
+//	msi  outDir/NAME-VERSION-ARCH.msi (ARCH x64 or x86)
+//
+// A .deb holds the program (/usr/sbin), sole when the program runs under
+// `sole run` (/usr/lib/NAME/sole), the systemd unit (/lib/systemd/system),
+// the configs as conffiles, a manual page, the copyright file and a Debian
+// changelog, and the maintainer scripts of NewDebScripts. An .rpm holds
+// the same (the unit in /usr/lib/systemd/system, the configs as
+// %config(noreplace), no Debian changelog) and the scriptlets of
+// NewRPMScripts. An .msi installs the program (and sole.exe, for a
+// program run under `sole run`) under Program Files\NAME as a service
+// started on install and stopped and removed on uninstall; with s.Sign
+// its programs and itself are signed.
+//
+// The error is an *Error naming the field for a Spec that cannot be
+// packaged (wrapping ErrUnsupported for a setting that f cannot honour,
+// and for an unknown f); for an .msi, an error wrapping ErrNoWixl when wixl or msiinfo is
+// missing and an *MSITableError when a table wixl wrote is wrong; else the
+// cause wrapped, naming the tool that failed. A failed build leaves no
+// partial file.
+func Build(ctx context.Context, s Spec, f Format, outDir string) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", fmt.Errorf("package: %w", err)
 	}
-	script := debScript(name + ".service")
-	return DebScripts{
-		Postinst: script(debUserEnable, debUserRestart),
-		Prerm:    script(debUserStop),
-		Postrm:   script(debUserReload, debUserPurge),
-	}, nil
+	switch f {
+	case Deb, RPM:
+		return buildLinux(ctx, s, f, outDir)
+	case MSI:
+		return buildMSI(ctx, s, outDir)
+	}
+	return "", specErr("format", "%q is %w: want deb, rpm or msi", string(f), ErrUnsupported)
 }
 
-// debScript returns a function joining parts into a script for unit.
-func debScript(unit string) func(parts ...string) string {
-	return func(parts ...string) string {
-		var b strings.Builder
-		b.WriteString("#!/bin/sh\nset -e\n")
-		for _, p := range parts {
-			b.WriteString("# Added by sole (as dh_installsystemd of debhelper 13.11 does)\n")
-			b.WriteString(strings.ReplaceAll(p, "#UNIT#", unit))
-			b.WriteString("# End of sole's section\n")
+// option is a Spec field that not every format has.
+type option struct {
+	set   bool
+	field string
+}
+
+// refuse returns the *Error for the first option set: f has no place for
+// it (why says what it is).
+func refuse(f Format, why string, opts ...option) error {
+	in := map[Format]string{Deb: "a .deb", RPM: "an .rpm", MSI: "an .msi"}[f]
+	for _, o := range opts {
+		if o.set {
+			return specErr(o.field, "%w in %s: it is %s", ErrUnsupported, in, why)
 		}
-		return b.String()
 	}
-}
-
-// NewDebScripts returns the maintainer scripts for the service name (its
-// unit is name.service): dh_installsystemd's, and in postrm on remove the
-// removal of the service's lock directory (see NewRPMScripts).
-func NewDebScripts(name string) (DebScripts, error) {
-	if err := pidlock.ValidName(name); err != nil {
-		return DebScripts{}, fmt.Errorf("packaging: %w", err)
-	}
-	script := debScript(name + ".service")
-	return DebScripts{
-		Postinst: script(debEnable, debRestart),
-		Prerm:    script(debStop),
-		Postrm:   script(debReload, debPurge) + lockDirPart(name),
-	}, nil
-}
-
-// lockDirPart is sole's own postrm part: on remove (after prerm stopped the
-// service), the lock directory goes unless somebody holds the lock.
-func lockDirPart(name string) string {
-	return "# Added by sole: remove the lock directory of a removed service\n" +
-		cleanup(name, `[ "$1" = remove ]`) + "# End of sole's section\n"
+	return nil
 }

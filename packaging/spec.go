@@ -15,8 +15,12 @@ import (
 	"github.com/solehq/sole/pidlock"
 )
 
-// Spec is what a package is built from: the program, its service options
-// (those of `sole install`) and the package's own fields.
+// Spec is what a package is built from, in any Format: the program, its
+// service options (those of `sole install`) and the package's own fields.
+// A setting that a format cannot honour (a systemd option in an .msi,
+// signing in a .deb) is refused by Build with an error wrapping
+// ErrUnsupported, not dropped; an .msi leaves out only descriptive fields
+// it has no place for (License, Homepage, Release).
 type Spec struct {
 	// Name is the package name and the service name: a lowercase letter or
 	// digit, then lowercase letters, digits, '.', '+' or '-' (Debian's
@@ -25,7 +29,7 @@ type Spec struct {
 	// Version is the upstream version ("1.2.3", "v1.2.3", "1.2.3-rc1").
 	Version string
 	// Release is the package revision (Debian's "-1", rpm's Release).
-	// Default "1".
+	// Default "1". Not in an .msi, whose version is Version alone.
 	Release string
 	// Arch is the target architecture in Go's spelling (amd64, arm64, 386,
 	// arm7, ...); Debian's and rpm's spellings (x86_64, aarch64, i386,
@@ -33,31 +37,40 @@ type Spec struct {
 	// which must match.
 	Arch string
 	// Binary is the program's file on the build machine: an ELF binary for
-	// Linux, a PE binary for Windows (.msi), or a "#!" script.
+	// Linux, a PE binary for Windows (.msi: for amd64 or 386), or a "#!"
+	// script (not in an .msi).
 	Binary string
 	// Args are the program's arguments. A program built on sole's
 	// runtime.Main takes none.
 	Args []string
-	// Maintainer is "Name <mail>"; required.
+	// Maintainer is "Name <mail>"; required. In an .msi, Name is the
+	// Manufacturer and mail the Add/Remove Programs contact.
 	Maintainer string
 	// Description is the one-line summary; it may not start with the
 	// package name (lintian's description-starts-with-package-name).
 	// Default "system service running PROGRAM".
 	Description string
+	// DisplayName is the name shown to people: the Windows service's
+	// display name and the Add/Remove Programs entry. .msi only; default
+	// Name.
+	DisplayName string
 	// License is the program's license, an SPDX identifier; required.
 	License string
-	// Homepage is an optional URL.
+	// Homepage is an optional URL (in the unit's Documentation= and the
+	// copyright file).
 	Homepage string
-	// Section is the Debian section. Default "misc".
+	// Section is the Debian section. Default "misc". Not in an .msi.
 	Section string
 	// Configs are files installed as configuration: conffiles in a .deb,
 	// %config(noreplace) in an .rpm: the administrator's edits survive an
-	// upgrade. For .deb and .rpm Dest is an absolute path under /etc.
+	// upgrade. For .deb and .rpm Dest is an absolute path under /etc; for
+	// an .msi it is relative to the install folder ("config\app.yaml" or
+	// "config/app.yaml"), and an upgrade replaces the file.
 	Configs []File
 	// Env, Watchdog, Health, StartTimeout and StopTimeout are the service
 	// options of `sole install` (see docs/cli.md). Health is only for a
 	// program run under `sole run`: a program built on the runtime checks
-	// its own health.
+	// its own health. Not in an .msi (they are systemd's).
 	Env          []string
 	Watchdog     time.Duration
 	Health       string
@@ -82,12 +95,16 @@ type Spec struct {
 	// Depends are extra package dependencies (Debian or rpm syntax, as the
 	// format wants). A dynamically linked binary needing only the C
 	// library gets its dependency by itself (.deb: libc6 (>= VERSION)
-	// from the highest GLIBC_ symbol version it uses).
+	// from the highest GLIBC_ symbol version it uses). Not in an .msi.
 	Depends []string
-	// Date is the time written into the package (file times, changelog).
-	// Zero means SOURCE_DATE_EPOCH when set, else the modification time
-	// of Binary: the same inputs give the same package.
+	// Date is the time written into the package (file times, changelog;
+	// in an .msi the files' times in its cabinet). Zero means
+	// SOURCE_DATE_EPOCH when set, else the modification time of Binary:
+	// the same inputs give the same package.
 	Date time.Time
+	// Sign, when set, Authenticode-signs the programs (the copies
+	// packaged) and the package. .msi only.
+	Sign *Signing
 }
 
 // File is a file to ship: Src on the build machine, Dest in the package.
@@ -138,15 +155,24 @@ func (m Mode) String() string {
 type Error struct {
 	Field  string // "name", "version", "binary", ...
 	Reason string
+	Err    error // the cause Reason tells of (ErrUnsupported, a *fs.PathError...), or nil
 }
 
 func (e *Error) Error() string { return "package: " + e.Field + ": " + e.Reason }
 
+// Unwrap returns the cause, so that errors.Is(err, ErrUnsupported) and
+// errors.Is(err, fs.ErrNotExist) see through an *Error.
+func (e *Error) Unwrap() error { return e.Err }
+
+// specErr is an *Error for field; a %w in format makes its operand the
+// Error's cause.
 func specErr(field, format string, a ...any) error {
-	return &Error{Field: field, Reason: fmt.Sprintf(format, a...)}
+	err := fmt.Errorf(format, a...)
+	return &Error{Field: field, Reason: err.Error(), Err: errors.Unwrap(err)}
 }
 
-// ErrUnsupported wraps the errors of what a format cannot do.
+// ErrUnsupported is wrapped by the *Error of a Spec field or a Format
+// that the format asked for cannot have (Env in an .msi, Sign in a .deb).
 var ErrUnsupported = errors.New("not supported")
 
 // plan is a validated Spec for one target: what goes where.
@@ -168,11 +194,11 @@ func (p *plan) docDir() string      { return "/usr/share/doc/" + p.s.Name }
 // debhelper 13.11 and bookworm's lintian want system units),
 // /usr/lib/systemd/system in an .rpm, /usr/lib/systemd/user for a user
 // unit in either.
-func (p *plan) unitPath(format string) string {
+func (p *plan) unitPath(format Format) string {
 	switch {
 	case p.s.User:
 		return "/usr/lib/systemd/user/" + p.s.Name + ".service"
-	case format == "deb":
+	case format == Deb:
 		return "/lib/systemd/system/" + p.s.Name + ".service"
 	}
 	return "/usr/lib/systemd/system/" + p.s.Name + ".service"
@@ -269,7 +295,7 @@ func newPlan(s Spec, goos string) (*plan, error) {
 	}
 	bin, err := inspect(s.Binary)
 	if err != nil {
-		return nil, specErr("binary", "%v", err)
+		return nil, specErr("binary", "%w", err)
 	}
 	switch {
 	case bin.format == "script" && goos == "windows":
@@ -343,7 +369,7 @@ func newPlan(s Spec, goos string) (*plan, error) {
 		}
 		sb, err := inspect(s.Sole)
 		if err != nil {
-			return nil, specErr("sole", "%v", err)
+			return nil, specErr("sole", "%w", err)
 		}
 		if s.Arch == "" {
 			s.Arch = sb.arch // a script: the package's architecture is sole's
@@ -365,12 +391,12 @@ func newPlan(s Spec, goos string) (*plan, error) {
 			return nil, specErr(field, "want SRC:DEST")
 		}
 		if st, err := os.Stat(c.Src); err != nil {
-			return nil, specErr(field, "%v", err)
+			return nil, specErr(field, "%w", err)
 		} else if !st.Mode().IsRegular() {
 			return nil, specErr(field, "%s is not a regular file", c.Src)
 		}
 		if goos == "windows" {
-			continue // checked by BuildMSI
+			continue // Dest is checked by planMSI
 		}
 		if err := checkText(field, c.Dest); err != nil {
 			return nil, err
@@ -395,7 +421,7 @@ func newPlan(s Spec, goos string) (*plan, error) {
 		} else {
 			st, err := os.Stat(s.Binary)
 			if err != nil {
-				return nil, specErr("binary", "%v", err)
+				return nil, specErr("binary", "%w", err)
 			}
 			p.date = st.ModTime().Truncate(time.Second)
 		}
@@ -434,9 +460,9 @@ func (p *plan) unit() (unit.Description, error) {
 	if err := d.Validate(); err != nil {
 		var ue *unit.Error
 		if errors.As(err, &ue) {
-			return d, specErr(ue.Field, "%s", ue.Reason)
+			return d, &Error{Field: ue.Field, Reason: ue.Reason, Err: err}
 		}
-		return d, specErr("service", "%v", err)
+		return d, specErr("service", "%w", err)
 	}
 	return d, nil
 }
@@ -448,7 +474,7 @@ func checkPackageName(name string) error {
 		return specErr("name", "missing")
 	}
 	if err := pidlock.ValidName(name); err != nil {
-		return specErr("name", "%v", err)
+		return specErr("name", "%w", err)
 	}
 	if len(name) < 2 {
 		return specErr("name", "%q: a package name has at least 2 characters", name)

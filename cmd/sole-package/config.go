@@ -143,11 +143,12 @@ func parseConfig(data []byte) (cfg config, err error) {
 	return cfg, nil
 }
 
-// spec turns the merged options into a packaging.Spec.
-func (c config) spec() (packaging.Spec, *packaging.Signing, string, error) {
+// spec turns the merged options into a packaging.Spec and the output
+// directory.
+func (c config) spec() (packaging.Spec, string, error) {
 	mode, err := packaging.ParseMode(c.Mode)
 	if err != nil {
-		return packaging.Spec{}, nil, "", err
+		return packaging.Spec{}, "", err
 	}
 	s := packaging.Spec{
 		Name: c.Name, Version: c.Version, Release: c.Release, Arch: c.Arch,
@@ -161,16 +162,15 @@ func (c config) spec() (packaging.Spec, *packaging.Signing, string, error) {
 	for _, f := range c.Configs {
 		s.Configs = append(s.Configs, packaging.File{Src: f.Src, Dest: f.Dest})
 	}
-	var sign *packaging.Signing
 	switch {
 	case c.Sign.Cert != "" && c.Sign.Key != "":
-		sign = &packaging.Signing{Cert: c.Sign.Cert, Key: c.Sign.Key}
+		s.Sign = &packaging.Signing{Cert: c.Sign.Cert, Key: c.Sign.Key}
 	case c.Sign.Cert != "" || c.Sign.Key != "":
-		return s, nil, "", errors.New("signing needs both --sign-cert and --sign-key")
+		return s, "", errors.New("signing needs both --sign-cert and --sign-key")
 	}
 	out := c.Output
 	if out == "" {
 		out = "dist"
 	}
-	return s, sign, out, nil
+	return s, out, nil
 }

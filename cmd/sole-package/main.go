@@ -140,28 +140,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return usageErr(stderr, err.Error())
 	}
-	spec, sign, out, err := cfg.spec()
+	spec, out, err := cfg.spec()
 	if err != nil {
 		return usageErr(stderr, err.Error())
 	}
-	if sign != nil && format != "msi" {
+	if spec.Sign != nil && format != "msi" {
 		return usageErr(stderr, "--sign-cert and --sign-key sign Windows files: they are for msi")
 	}
 	if spec.Sole == "" {
 		spec.Sole = defaultSole(format)
 	}
-	var path string
-	switch format {
-	case "deb":
-		path, err = packaging.BuildDeb(spec, out)
-	case "rpm":
-		path, err = packaging.BuildRPM(spec, out)
-	case "msi":
-		if !o.set["sole"] && cfg.Sole == "" {
-			spec.Sole = "" // a Linux sole is no use in an .msi
-		}
-		path, err = packaging.BuildMSIFromSpec(context.Background(), spec, sign, out)
-	}
+	path, err := packaging.Build(context.Background(), spec, packaging.Format(format), out)
 	if err != nil {
 		var se *packaging.Error
 		if errors.As(err, &se) {

@@ -2,7 +2,7 @@
 
 package e2e
 
-// MSIs built with packaging.BuildMSI, installed with Wine's msiexec in a
+// MSIs built with packaging.Build, installed with Wine's msiexec in a
 // throwaway prefix (setupWine). TestMSIUnderWine: hellod's own package (a
 // program on sole's runtime, the service runs `hellod.exe run`); Wine's
 // SCM cannot see it run as a service (see TestHellodUnderWine), so
@@ -14,6 +14,7 @@ package e2e
 // uninstall). What Wine proved is in docs/packaging-msi.md.
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -25,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/solehq/sole/internal/unit"
 	"github.com/solehq/sole/packaging"
 )
 
@@ -88,21 +90,24 @@ func newMSITrial(t *testing.T) *msiTrial {
 	return m
 }
 
-// build builds a package of hellod, wrapped by sole.exe when sole is set.
+// build builds a package of hellod, wrapped by sole.exe when sole is set
+// (for which TestMSIWrappedUnderWine hides hellod.exe's runtime.Main
+// marker first: see hideMainMarker).
 func (m *msiTrial) build(version, sole string) string {
 	m.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	start := time.Now()
-	msi, err := packaging.BuildMSI(ctx, packaging.MSI{
-		Name:         "hellod",
-		DisplayName:  "Hello daemon",
-		Description:  "sole example daemon: a single-instance HTTP greeter",
-		Version:      version,
-		Manufacturer: "Sole Team <team@example.com>",
-		Program:      m.hellod,
-		Sole:         sole,
-	}, filepath.Join(m.dir, "out"))
+	msi, err := packaging.Build(ctx, packaging.Spec{
+		Name:        "hellod",
+		DisplayName: "Hello daemon",
+		Description: "sole example daemon: a single-instance HTTP greeter",
+		Version:     version,
+		Maintainer:  "Sole Team <team@example.com>",
+		License:     "MIT",
+		Binary:      m.hellod,
+		Sole:        sole,
+	}, packaging.MSI, filepath.Join(m.dir, "out"))
 	if err != nil {
 		m.t.Fatal(err)
 	}
@@ -245,9 +250,30 @@ func TestMSIUnderWine(t *testing.T) {
 	t.Skipf("Wine 8 could not prove a complete install of a runtime program's package: msiexec exit %d, StartServices failed and the install was rolled back (checked: nothing left). Wine runs services in session 1, so hellod started by services.exe (it served, with the ImagePath checked above) took itself for a console program, never reported SERVICE_RUNNING and was killed after ServicesPipeTimeout; on Windows the same package starts it. TestMSIWrappedUnderWine proves the package's whole life with sole.exe as the service", exit)
 }
 
+// hideMainMarker blanks runtime.Main's marker in the program file, so
+// that the packager takes the program for one that knows nothing of sole
+// and ships sole.exe to run it: it refuses to wrap a program built on
+// runtime.Main, which takes its own lock.
+func hideMainMarker(t *testing.T, file string) {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	marker := []byte(unit.MainMarker)
+	if !bytes.Contains(b, marker) {
+		t.Fatalf("%s does not hold runtime.Main's marker", file)
+	}
+	b = bytes.ReplaceAll(b, marker, bytes.Repeat([]byte{'-'}, len(marker)))
+	if err := os.WriteFile(file, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestMSIWrappedUnderWine(t *testing.T) {
 	t0 := time.Now()
 	m := newMSITrial(t)
+	hideMainMarker(t, m.hellod)
 	sole := filepath.Join(m.dir, "sole.exe")
 	buildForWindows(t, "cmd/sole", sole)
 	msi1, msi2 := m.build("1.2.3", sole), m.build("1.2.4", sole)
