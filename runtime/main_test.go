@@ -31,7 +31,7 @@ func TestMainCommandLine(t *testing.T) {
 		"print user":      {args: []string{"install", "--print", "--user"}, stdout: []string{"WantedBy=default.target\n"}},
 		"unknown command": {args: []string{"frob"}, code: 64, stderrRe: `unknown command "frob"`},
 		"run with args":   {args: []string{"run", "x"}, code: 64, stderrRe: "run: takes no arguments"},
-		"bad flag":        {args: []string{"install", "--nope"}, code: 64, stderrRe: "flag provided but not defined"},
+		"bad flag":        {args: []string{"install", "--nope"}, code: 64, stderrRe: "myd: install: unknown option --nope\n"},
 		"help":            {args: []string{"help"}, stdout: []string{"Usage:\n  myd COMMAND", "  status     Show the service's state"}},
 		"--help":          {args: []string{"--help"}, stdout: []string{"Usage:\n  myd COMMAND"}},
 		"help status":     {args: []string{"help", "status"}, stdout: []string{"Usage: myd status [--user]", "  --user\n"}},

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/solehq/sole/internal/cli"
+	"github.com/solehq/sole/internal/rmtree"
+	"github.com/solehq/sole/internal/rmtree/rmtreetest"
 	"github.com/solehq/sole/pidlock"
 	"github.com/solehq/sole/platform"
 )
@@ -64,7 +66,7 @@ func TestStatusOpensTheServicesLock(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				t.Cleanup(func() { os.RemoveAll(filepath.Dir(l.Path())) })
+				t.Cleanup(func() { rmtree.RemoveAll(filepath.Dir(l.Path())) })
 				return Config{Name: name, Scope: pidlock.ScopeUser, Logger: quietLogger()}
 			},
 			run:    true,
@@ -129,5 +131,5 @@ func TestStatusOpensTheServicesLock(t *testing.T) {
 
 // lockPathConfig is a service whose lock is given by path.
 func lockPathConfig(t *testing.T, name string) Config {
-	return Config{Name: name, LockPath: filepath.Join(t.TempDir(), "svc.pid"), Logger: quietLogger()}
+	return Config{Name: name, LockPath: filepath.Join(rmtreetest.TempDir(t, "sole-runtime-test"), "svc.pid"), Logger: quietLogger()}
 }

@@ -38,11 +38,11 @@ func TestHostileInput(t *testing.T) {
 		// Option values.
 		"empty --lock": {
 			setup: func(e env) []string { return []string{"run", "--lock", "", "--", "true"} },
-			code:  64, line: `^sole: run: invalid value "" for flag -lock: must not be empty$`,
+			code:  64, line: `^sole: run: --lock "": must not be empty$`,
 		},
 		"empty --name": {
 			setup: func(e env) []string { return []string{"run", "--name=", "--", "true"} },
-			code:  64, line: `^sole: run: invalid value "" for flag -name: must not be empty$`,
+			code:  64, line: `^sole: run: --name "": must not be empty$`,
 		},
 		"status empty --name": {
 			setup: func(e env) []string { return []string{"status", "--name", ""} },
@@ -54,7 +54,7 @@ func TestHostileInput(t *testing.T) {
 		},
 		"timeout without unit": {
 			setup: func(e env) []string { return []string{"run", "--wait", "--timeout", "10", "--", "true"} },
-			code:  64, line: `^sole: run: invalid value "10" for flag -timeout: a duration needs a unit, e\.g\. 10s, 10ms or 10m$`,
+			code:  64, line: `^sole: run: --timeout "10": a duration needs a unit, e\.g\. 10s, 10ms or 10m$`,
 		},
 		"stop-timeout without unit": {
 			setup: func(e env) []string { return []string{"run", "--replace", "--stop-timeout", "1.5", "--", "true"} },

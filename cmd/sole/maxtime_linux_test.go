@@ -103,7 +103,7 @@ func TestMaxTimeUsage(t *testing.T) {
 		want string
 	}{
 		"kill-after alone": {[]string{"--kill-after", "1s"}, "sole: run: --kill-after needs --max-time\n"},
-		"no unit":          {[]string{"--max-time", "10"}, "sole: run: invalid value \"10\" for flag -max-time: a duration needs a unit, e.g. 10s, 10ms or 10m\n"},
+		"no unit":          {[]string{"--max-time", "10"}, "sole: run: --max-time \"10\": a duration needs a unit, e.g. 10s, 10ms or 10m\n"},
 		"negative":         {[]string{"--max-time", "-1s"}, "must not be negative"},
 		"garbage":          {[]string{"--max-time", "soon"}, "want a duration such as 30s"},
 	} {

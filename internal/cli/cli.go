@@ -205,7 +205,44 @@ func (c *Command) Parse(fs *flag.FlagSet, args []string, stdout, stderr io.Write
 		c.PrintHelp(stdout)
 		return ExitOK, false
 	}
-	return c.UsageError(stderr, strings.TrimSpace(err.Error())), false
+	return c.UsageError(stderr, optionError(err)), false
+}
+
+// optionError words the flag package's errors as sole does: options are
+// spelled --name, the value given is quoted, and the words say what is
+// wrong. (No regexp: its package initialization would cost every start.)
+func optionError(err error) string {
+	msg := strings.TrimSpace(err.Error())
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+		return "unknown option " + dashes(name)
+	}
+	if name, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok {
+		return dashes(name) + " needs a value"
+	}
+	if rest, ok := strings.CutPrefix(msg, "invalid boolean value "); ok {
+		if value, name, ok := strings.Cut(rest, " for -"); ok {
+			name, _, _ = strings.Cut(name, ":")
+			return dashes(name) + "=" + value + ": want true or false (or no value)"
+		}
+	}
+	if rest, ok := strings.CutPrefix(msg, "invalid value "); ok {
+		// invalid value "V" for flag -NAME: MSG; V may hold anything.
+		if i := strings.LastIndex(rest, " for flag -"); i >= 0 {
+			value, tail := rest[:i], rest[i+len(" for flag -"):]
+			if name, why, ok := strings.Cut(tail, ": "); ok {
+				return dashes(name) + " " + value + ": " + why
+			}
+		}
+	}
+	return msg
+}
+
+// dashes spells an option as it is typed: -q, --quiet.
+func dashes(name string) string {
+	if len(name) == 1 {
+		return "-" + name
+	}
+	return "--" + name
 }
 
 // ParseInterspersed is Parse for a command whose operands are names, not

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 )
 
 func testProgram() *Program {
@@ -63,7 +64,7 @@ func TestMain(t *testing.T) {
 		"interspersed":     {[]string{"go", "a", "-q"}, ExitOK, "a quiet=y\n", ""},
 		"long alias":       {[]string{"go", "--quiet", "a"}, ExitOK, "a quiet=y\n", ""},
 		"after --":         {[]string{"go", "--", "-q"}, ExitOK, "-q quiet=n\n", ""},
-		"bad option":       {[]string{"go", "--nope"}, ExitUsage, "", "prog: go: flag provided but not defined: -nope\nRun 'prog help go' for usage.\n"},
+		"bad option":       {[]string{"go", "--nope"}, ExitUsage, "", "prog: go: unknown option --nope\nRun 'prog help go' for usage.\n"},
 		"usage error":      {[]string{"go", "a", "b"}, ExitUsage, "", "prog: go: too many arguments\nRun 'prog help go' for usage.\n"},
 		"hidden runs":      {[]string{"secret", "z"}, ExitOK, "z quiet=n\n", ""},
 	} {
@@ -75,6 +76,48 @@ func TestMain(t *testing.T) {
 			}
 			if strings.Contains(stdout.String(), "secret") {
 				t.Errorf("hidden command listed: %q", stdout.String())
+			}
+		})
+	}
+}
+
+func TestOptionErrors(t *testing.T) {
+	for name, c := range map[string]struct {
+		args []string
+		want string
+	}{
+		"unknown long":      {[]string{"--nope"}, "unknown option --nope"},
+		"unknown one dash":  {[]string{"-nope"}, "unknown option --nope"},
+		"unknown short":     {[]string{"-w", "5"}, "unknown option -w"},
+		"no value":          {[]string{"--dur"}, "--dur needs a value"},
+		"bad duration":      {[]string{"--dur", "10"}, `--dur "10": a duration needs a unit, e.g. 10s, 10ms or 10m`},
+		"negative duration": {[]string{"--dur=-1s"}, `--dur "-1s": must not be negative`},
+		"garbage duration":  {[]string{"--dur", "soon"}, `--dur "soon": want a duration such as 30s, 1m30s or 500ms`},
+		"value with for":    {[]string{"--dur", "x for flag -y: z"}, `--dur "x for flag -y: z": want a duration`},
+		"newline in value":  {[]string{"--dur", "1\n2"}, `--dur "1\n2": want a duration`},
+		"bool with value":   {[]string{"--quiet=maybe"}, `--quiet="maybe": want true or false (or no value)`},
+		"short bool value":  {[]string{"-q=2"}, `-q="2": want true or false (or no value)`},
+		"bad syntax":        {[]string{"---x"}, "bad flag syntax: ---x"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var d time.Duration
+			var q bool
+			fs := NewFlagSet("x")
+			fs.Var(Duration(&d), "dur", "a `DUR`")
+			fs.BoolVar(&q, "quiet", false, "quiet")
+			Alias(fs, "q", "quiet")
+			p := &Program{Name: "prog", Commands: []*Command{{Name: "x", Run: func(c *Command, args []string, stdout, stderr io.Writer) int {
+				code, _ := c.Parse(fs, args, stdout, stderr)
+				return code
+			}}}}
+			var stderr bytes.Buffer
+			code := p.Main(append([]string{"x"}, c.args...), io.Discard, &stderr)
+			line, _, _ := strings.Cut(stderr.String(), "\n")
+			if code != ExitUsage || !strings.HasPrefix(line, "prog: x: "+c.want) {
+				t.Errorf("exit %d, line %q; want %d and %q", code, line, ExitUsage, "prog: x: "+c.want)
+			}
+			if strings.Count(stderr.String(), "\n") != 2 {
+				t.Errorf("not one line and a hint: %q", stderr.String())
 			}
 		})
 	}
