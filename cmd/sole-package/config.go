@@ -134,7 +134,7 @@ func parseConfig(data []byte) (cfg config, err error) {
 		if errors.Is(err, io.EOF) {
 			return cfg, errors.New("empty")
 		}
-		return cfg, errors.New(oneLine(strings.TrimPrefix(strings.TrimPrefix(err.Error(), "yaml: "), "unmarshal errors:")))
+		return cfg, errors.New(strings.Join(strings.Fields(strings.TrimPrefix(strings.TrimPrefix(err.Error(), "yaml: "), "unmarshal errors:")), " ")) // yaml's lines, folded into one
 	}
 	var extra any
 	if err := dec.Decode(&extra); err == nil {

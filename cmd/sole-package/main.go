@@ -25,25 +25,39 @@ import (
 	"strings"
 	"time"
 
+	"github.com/solehq/sole/internal/cli"
 	"github.com/solehq/sole/packaging"
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(program.Main(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-const (
-	exitOK    = 0
-	exitFail  = 1
-	exitUsage = 64
-)
+// program is sole-package's command table: a command per format.
+var program = &cli.Program{
+	Name:        "sole package",
+	Summary:     "sole package builds a .deb, .rpm or .msi of a service.",
+	Commands:    []*cli.Command{formatCommand("deb", "a Debian package"), formatCommand("rpm", "an RPM package"), formatCommand("msi", "a Windows Installer package")},
+	CommandNoun: "format",
+	Version:     func() string { return cli.BuildVersion("") },
+	Footer:      "Exit codes: 0 built (its path is printed), 64 a bad command line or description, 1 the build failed.\nEvery option is in docs/packaging.md.\n",
+}
 
-const usage = `Usage: sole package deb|rpm|msi [--file sole.yaml] [OPTIONS] [-- ARGS...]
-
-Build a package of a service: the program, its systemd unit (or Windows
+func formatCommand(format, what string) *cli.Command {
+	return &cli.Command{
+		Name:  format,
+		Usage: format + " [--file sole.yaml] [OPTIONS] [-- ARGS...]",
+		Short: "Build " + what + ".",
+		Help: `Build ` + what + ` of a service: the program, its systemd unit (or Windows
 service), and the scripts that enable, start, restart on upgrade, stop and
-clean up. Options given on the command line override those of --file.
-`
+clean up. Options given on the command line override those of --file;
+ARGS after -- are the program's arguments. The package's path is printed.`,
+		Flags: func() *flag.FlagSet { return newFlags(&opts{}) },
+		Run: func(c *cli.Command, args []string, stdout, stderr io.Writer) int {
+			return build(c, format, args, stdout, stderr)
+		},
+	}
+}
 
 // opts are the command line; set records which options were given.
 type opts struct {
@@ -61,8 +75,7 @@ func (m *multi) String() string     { return strings.Join(*m, ",") }
 func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
 
 func newFlags(o *opts) *flag.FlagSet {
-	fs := flag.NewFlagSet("package", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs := cli.NewFlagSet("package")
 	c := &o.cfg
 	fs.StringVar(&o.file, "file", "", "read the options from `sole.yaml` (keys as the long options, see docs/packaging.md)")
 	fs.StringVar(&c.Name, "name", "", "package and service `NAME`")
@@ -78,10 +91,10 @@ func newFlags(o *opts) *flag.FlagSet {
 	fs.Var(&o.configs, "config", "`SRC:DEST` configuration file kept across upgrades (repeatable)")
 	fs.Var(&o.env, "env", "`K=V` for the program's environment (repeatable)")
 	fs.Var(&o.depends, "depends", "extra package dependency `DEP` (repeatable)")
-	fs.Var((*durationValue)(&c.Watchdog), "watchdog", "systemd watchdog interval `DUR`")
+	fs.Var(cli.Duration((*time.Duration)(&c.Watchdog)), "watchdog", "systemd watchdog interval `DUR`")
 	fs.StringVar(&c.Health, "health", "", "shell `CMD` whose success feeds the watchdog (wrapped programs)")
-	fs.Var((*durationValue)(&c.StartTimeout), "start-timeout", "time to report ready `DUR` (default 90s)")
-	fs.Var((*durationValue)(&c.StopTimeout), "stop-timeout", "time to exit after SIGTERM `DUR` (default 30s)")
+	fs.Var(cli.Duration((*time.Duration)(&c.StartTimeout)), "start-timeout", "time to report ready `DUR` (default 90s)")
+	fs.Var(cli.Duration((*time.Duration)(&c.StopTimeout)), "stop-timeout", "time to exit after SIGTERM `DUR` (default 30s)")
 	fs.StringVar(&c.Mode, "mode", "", "auto, runtime (the program is built on sole's runtime.Main) or wrap (run it under sole run) (default auto)")
 	fs.StringVar(&c.Sole, "sole", "", "a sole binary for the target, shipped for wrapped programs (default: the sole running this)")
 	fs.BoolVar(&c.User, "user", false, "a per-user service (a user unit enabled for every user) instead of a system one")
@@ -92,60 +105,24 @@ func newFlags(o *opts) *flag.FlagSet {
 	return fs
 }
 
-// durationValue is a flag.Value for a time.Duration field of config.
-type durationValue duration
-
-func (d *durationValue) String() string { return time.Duration(*d).String() }
-func (d *durationValue) Set(s string) error {
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return errors.New("not a duration such as 10s or 1m30s")
-	}
-	*d = durationValue(v)
-	return nil
-}
-
-func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return exitUsage
-	}
-	format := args[0]
-	switch format {
-	case "-h", "--help", "-help", "help":
-		fmt.Fprint(stdout, usage)
-		fmt.Fprintln(stdout, "\nOptions:")
-		newFlags(&opts{}).VisitAll(func(f *flag.Flag) {
-			arg, u := flag.UnquoteUsage(f)
-			if arg != "" {
-				arg = " " + arg
-			}
-			fmt.Fprintf(stdout, "  --%s%s\n    \t%s\n", f.Name, arg, u)
-		})
-		return exitOK
-	case "deb", "rpm", "msi":
-	default:
-		return usageErr(stderr, fmt.Sprintf("unknown format %q: want deb, rpm or msi", format))
-	}
+func build(c *cli.Command, format string, args []string, stdout, stderr io.Writer) int {
+	usageErr := func(msg string) int { return c.UsageError(stderr, cli.OneLine(strings.TrimPrefix(msg, "package: "))) }
 	o := &opts{set: map[string]bool{}}
 	fs := newFlags(o)
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return run([]string{"--help"}, stdout, stderr)
-		}
-		return usageErr(stderr, strings.TrimSpace(err.Error()))
+	if code, ok := c.Parse(fs, args, stdout, stderr); !ok {
+		return code
 	}
 	fs.Visit(func(f *flag.Flag) { o.set[f.Name] = true })
 	cfg, err := o.merge(fs.Args())
 	if err != nil {
-		return usageErr(stderr, err.Error())
+		return usageErr(err.Error())
 	}
 	spec, out, err := cfg.spec()
 	if err != nil {
-		return usageErr(stderr, err.Error())
+		return usageErr(err.Error())
 	}
 	if spec.Sign != nil && format != "msi" {
-		return usageErr(stderr, "--sign-cert and --sign-key sign Windows files: they are for msi")
+		return usageErr("--sign-cert and --sign-key sign Windows files: they are for msi")
 	}
 	if spec.Sole == "" {
 		spec.Sole = defaultSole(format)
@@ -154,13 +131,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		var se *packaging.Error
 		if errors.As(err, &se) {
-			return usageErr(stderr, err.Error())
+			return usageErr(err.Error())
 		}
-		fmt.Fprintf(stderr, "sole: %s\n", oneLine(err.Error()))
-		return exitFail
+		fmt.Fprintf(stderr, "%s: %s: %s\n", c.Program().Name, format, cli.OneLine(err.Error()))
+		return cli.ExitFailure
 	}
 	fmt.Fprintln(stdout, path)
-	return exitOK
+	return cli.ExitOK
 }
 
 // merge applies the file (if any) and then the options given.
@@ -252,15 +229,4 @@ func defaultSole(format string) string {
 		}
 	}
 	return ""
-}
-
-func usageErr(stderr io.Writer, msg string) int {
-	fmt.Fprintf(stderr, "sole: package: %s\n", oneLine(strings.TrimPrefix(msg, "package: ")))
-	fmt.Fprintln(stderr, "Run 'sole package --help' for usage.")
-	return exitUsage
-}
-
-// oneLine folds a message onto one line.
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
 }

@@ -21,9 +21,10 @@ var packageCmd = &cli.Command{
 	Name:  "package",
 	Usage: "package deb|rpm|msi [--file sole.yaml] --name NAME --version VERSION --binary PATH [OPTIONS] [-- ARGS...]",
 	Help: `Build a .deb, .rpm or .msi of a service from the description that
-"sole install" uses, and print its path. "sole package --help" lists the
-options; docs/packaging.md explains them. The work is done by the
+"sole install" uses, and print its path. "sole package deb --help" lists
+the options; docs/packaging.md explains them. The work is done by the
 sole-package program, found beside sole or on PATH.`,
+	Args:  "deb|rpm|msi",
 	Short: "Build a .deb, .rpm or .msi of a service.",
 	Run:   packageMain,
 }
@@ -34,7 +35,7 @@ const packager = "sole-package"
 func packageMain(_ *cli.Command, args []string, stdout, stderr io.Writer) int {
 	path, err := findPackager()
 	if err != nil {
-		fmt.Fprintf(stderr, "sole: package: %v\n", err)
+		fmt.Fprintf(stderr, "sole package: %v\n", err)
 		return cli.ExitNotFound
 	}
 	cmd := exec.Command(path, args...)
@@ -49,7 +50,7 @@ func packageMain(_ *cli.Command, args []string, stdout, stderr io.Writer) int {
 		if errors.As(err, &ee) && ee.ExitCode() >= 0 {
 			return ee.ExitCode()
 		}
-		fmt.Fprintf(stderr, "sole: package: %s: %v\n", path, err)
+		fmt.Fprintf(stderr, "sole package: %s: %v\n", path, err)
 		return 1
 	}
 	return cli.ExitOK

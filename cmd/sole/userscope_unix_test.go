@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/solehq/sole/internal/testenv"
 	"github.com/solehq/sole/internal/cli"
+	"github.com/solehq/sole/internal/testenv"
 )
 
 // The unprivileged user the test runs sole as.

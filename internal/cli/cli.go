@@ -19,6 +19,10 @@ type Program struct {
 	Default  string        // the command run with no arguments; "" prints the usage and exits 64
 	Version  func() string // printed by -V and --version; nil when the program has none
 	Footer   string        // printed at the end of the help, after the command list
+
+	// CommandNoun is what the program calls its commands in messages
+	// ("unknown format"); default "command".
+	CommandNoun string
 }
 
 // A Command is one entry of a program's command table. The table is the
@@ -86,7 +90,7 @@ func (p *Program) Main(args []string, stdout, stderr io.Writer) int {
 		if strings.HasPrefix(args[0], "-") {
 			return p.UsageError(stderr, "", fmt.Sprintf("unknown option %s: options come after the command", args[0]))
 		}
-		return p.UsageError(stderr, "", fmt.Sprintf("unknown command %q", args[0]))
+		return p.UsageError(stderr, "", p.unknown(args[0]))
 	}
 	return c.Run(c, args[1:], stdout, stderr)
 }
@@ -101,9 +105,33 @@ func (p *Program) help(args []string, stdout, stderr io.Writer) int {
 			c.PrintHelp(stdout)
 			return ExitOK
 		}
-		return p.UsageError(stderr, "", fmt.Sprintf("unknown command %q", args[0]))
+		return p.UsageError(stderr, "", p.unknown(args[0]))
 	}
-	return p.UsageError(stderr, "", "help takes at most one command")
+	return p.UsageError(stderr, "", "help takes at most one "+p.noun())
+}
+
+func (p *Program) noun() string {
+	if p.CommandNoun != "" {
+		return p.CommandNoun
+	}
+	return "command"
+}
+
+// unknown says that name is not a command, and names the commands when
+// they are few enough for one line: `unknown format "zip": want deb, rpm
+// or msi`.
+func (p *Program) unknown(name string) string {
+	var names []string
+	for _, c := range p.Commands {
+		if !c.Hidden {
+			names = append(names, c.Name)
+		}
+	}
+	msg := fmt.Sprintf("unknown %s %q", p.noun(), name)
+	if len(names) < 2 || len(names) > 4 {
+		return msg
+	}
+	return msg + ": want " + strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
 // Lookup returns the command called name, or nil.
@@ -119,14 +147,15 @@ func (p *Program) Lookup(name string) *Command {
 
 // Usage prints the program's help: its summary and its commands.
 func (p *Program) Usage(w io.Writer) {
-	fmt.Fprintf(w, "%s\n\nUsage:\n  %s COMMAND [OPTIONS]\n\nCommands:\n", p.Summary, p.Name)
+	noun := strings.ToUpper(p.noun())
+	fmt.Fprintf(w, "%s\n\nUsage:\n  %s %s [OPTIONS]\n\n%ss:\n", p.Summary, p.Name, noun, noun[:1]+strings.ToLower(noun[1:]))
 	for _, c := range p.Commands {
 		if !c.Hidden {
 			fmt.Fprintf(w, "  %-10s %s\n", c.Name, c.ShortHelp())
 		}
 	}
-	fmt.Fprintf(w, "  %-10s %s\n", "help", "Show help for "+p.Name+" or for one command.")
-	fmt.Fprintf(w, "\nRun \"%s help COMMAND\" or \"%s COMMAND --help\" for a command's options", p.Name, p.Name)
+	fmt.Fprintf(w, "  %-10s %s\n", "help", "Show help for "+p.Name+" or for one "+p.noun()+".")
+	fmt.Fprintf(w, "\nRun \"%s help %s\" or \"%s %s --help\" for its options", p.Name, noun, p.Name, noun)
 	if p.Version != nil {
 		fmt.Fprintf(w, "; \"%s --version\" (-V) prints the version", p.Name)
 	}
@@ -316,8 +345,11 @@ func Options(fs *flag.FlagSet) []Option {
 		arg, usage := flag.UnquoteUsage(f)
 		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
 			arg = ""
-		} else if arg == "value" || arg == "" {
-			arg = "VALUE"
+		} else if arg == "int" || arg == "uint" {
+			arg = "N"
+		} else if arg == "value" || arg == "string" || arg == "" {
+			// No `NAME` in the usage: the option's own name says it.
+			arg = strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
 		}
 		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" && f.DefValue != "0s" && !strings.Contains(usage, "(default") {
 			usage += " (default " + f.DefValue + ")"
