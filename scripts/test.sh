@@ -128,8 +128,10 @@ tier_unit() {
 	# autoscripts are what the Debian maintainer scripts are checked against;
 	# lintian, dpkg-deb and rpm check the .deb and .rpm packages, wixl builds
 	# the .msi and msiinfo (msitools) reads its tables back, osslsigncode
-	# signs and verifies.
-	local pkgs="util-linux systemd curl procps python3 libplist-utils debhelper lintian rpm wixl msitools osslsigncode"
+	# signs and verifies; bash (with bash-completion), zsh and fish run the
+	# completion scripts, shellcheck checks bash's; groff and man-db render
+	# the man page.
+	local pkgs="util-linux systemd curl procps python3 libplist-utils debhelper lintian rpm wixl msitools osslsigncode bash-completion zsh fish groff man-db shellcheck"
 	# shellcheck disable=SC2086
 	if ! need_pkgs $pkgs; then
 		skip unit-tools "cannot install $pkgs"

@@ -18,6 +18,7 @@ import (
 
 var installCmd = &cli.Command{
 	Name: "install",
+	Args: cli.ArgCommand,
 	Usage: "install [--name NAME] [--user] [--description TEXT] [--watchdog DUR --health CMD]\n" +
 		"                    [--env K=V]... [--print] -- COMMAND [ARGS...]",
 	Help: `Register COMMAND as a service that runs with "sole run" semantics: the
@@ -147,6 +148,7 @@ func serviceCmd(name, help string, do func(string, bool) error) *cli.Command {
 	}
 	return &cli.Command{
 		Name:  name,
+		Args:  cli.ArgService,
 		Usage: "" + name + " [--user] NAME",
 		Help:  help,
 		Flags: func() *flag.FlagSet { fs, _ := newFlags(); return fs },

@@ -35,7 +35,7 @@ var version = ""
 var soleProgram = &cli.Program{
 	Name:     "sole",
 	Summary:  "sole runs a program as exactly one instance.",
-	Commands: []*cli.Command{runCmd, statusCmd, listCmd, installCmd, uninstallCmd, startCmd, stopCmd, restartCmd, packageCmd},
+	Commands: []*cli.Command{runCmd, statusCmd, listCmd, installCmd, uninstallCmd, startCmd, stopCmd, restartCmd, packageCmd, completionCmd, completeCmd},
 	Version:  func() string { return cli.BuildVersion(version) },
 	Footer:   "Exit codes are listed in docs/cli.md and sole(1).\n",
 }

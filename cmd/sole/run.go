@@ -19,6 +19,7 @@ import (
 
 var runCmd = &cli.Command{
 	Name: "run",
+	Args: cli.ArgCommand,
 	Usage: "run [--name NAME | --lock PATH] [--scope system|user] [--wait [--timeout DUR]]\n" +
 		"                [--replace [--stop-timeout DUR]] [--max-time DUR [--kill-after DUR]]\n" +
 		"                [--no-inherit] [--quiet] [--conflict-exit-code N]\n" +

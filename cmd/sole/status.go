@@ -13,6 +13,7 @@ import (
 
 var statusCmd = &cli.Command{
 	Name:  "status",
+	Args:  cli.ArgLock,
 	Usage: "status [NAME | --name NAME | --lock PATH] [--scope system|user] [--json]",
 	Help: `Show who holds a lock, without taking it.
 

@@ -27,3 +27,35 @@ const (
 	StatusNotRunning = 3 // not running
 	StatusUnknown    = 4 // the status could not be determined
 )
+
+// An ExitCode is one row of the exit-code tables: the man page's EXIT
+// STATUS section is written from them, and the tests check docs/cli.md
+// against them.
+type ExitCode struct {
+	Code    int
+	Name    string // the constant's name: "ExitUsage"
+	Meaning string
+}
+
+// ExitCodes are the exit codes of every sole program, in order (the
+// constants above; ExitAlreadyRunning is ExitTempFail). ExitSignal stands
+// for 128+N.
+var ExitCodes = []ExitCode{
+	{ExitOK, "ExitOK", "success"},
+	{ExitFailure, "ExitFailure", "any other failure"},
+	{ExitUsage, "ExitUsage", "bad command line or configuration (EX_USAGE)"},
+	{ExitCantLock, "ExitCantLock", "the lock file was refused or cannot be opened (EX_CANTCREAT)"},
+	{ExitTempFail, "ExitTempFail", "already running, or the wait timed out (EX_TEMPFAIL)"},
+	{ExitTimeout, "ExitTimeout", "--max-time ran out, as timeout(1)"},
+	{ExitCantExec, "ExitCantExec", "the command exists but cannot be run"},
+	{ExitNotFound, "ExitNotFound", "the command was not found"},
+	{ExitSignal, "ExitSignal", "128+N: the command was ended by signal N"},
+}
+
+// StatusCodes are the LSB status codes of the status commands, in order.
+var StatusCodes = []ExitCode{
+	{StatusRunning, "StatusRunning", "running: an instance holds the lock"},
+	{StatusDeadRecord, "StatusDeadRecord", "not running, but a record is left (its holder died)"},
+	{StatusNotRunning, "StatusNotRunning", "not running"},
+	{StatusUnknown, "StatusUnknown", "the status could not be determined"},
+}
