@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/solehq/sole/internal/testenv"
 	"github.com/solehq/sole/internal/unit"
 )
 
@@ -46,14 +47,7 @@ func linuxBins(t testing.TB) {
 		if bins.dir, bins.err = os.MkdirTemp("", "sole-packaging-test-"); bins.err != nil {
 			return
 		}
-		goBuild := func(out, pkg string) error {
-			cmd := exec.Command("go", "build", "-o", out, pkg)
-			cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
-			if b, err := cmd.CombinedOutput(); err != nil {
-				return fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
-			}
-			return nil
-		}
+		goBuild := func(out, pkg string) error { return testenv.BuildTo(out, pkg, "GOOS=linux", "GOARCH=amd64") }
 		bins.hellod = filepath.Join(bins.dir, "hellod")
 		bins.sole = filepath.Join(bins.dir, "sole")
 		bins.stranger = filepath.Join(bins.dir, "stranger")
@@ -78,13 +72,7 @@ func linuxBins(t testing.TB) {
 func needTools(t *testing.T, tools ...string) {
 	t.Helper()
 	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			msg := fmt.Sprintf("%s is not installed (Debian packages lintian, dpkg, rpm, binutils, wixl, msitools, osslsigncode): %v", tool, err)
-			if os.Getenv("CI") == "true" {
-				t.Fatal(msg)
-			}
-			t.Skip(msg)
-		}
+		testenv.NeedTool(t, tool, "lintian, dpkg, rpm, binutils, wixl, msitools or osslsigncode")
 	}
 }
 

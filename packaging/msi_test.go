@@ -2,14 +2,12 @@ package packaging
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
-	"fmt"
 	"math/big"
 	"os"
 	"os/exec"
@@ -21,6 +19,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/solehq/sole/internal/testenv"
 )
 
 // msiTools skips the test when wixl or msiinfo (or more) is missing, or
@@ -33,14 +33,7 @@ func msiTools(t *testing.T, more ...string) {
 
 // msiGoBuild builds a package of this module for Windows.
 func msiGoBuild(pkg, goarch, out string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "github.com/solehq/sole/"+pkg)
-	cmd.Env = append(os.Environ(), "GOOS=windows", "GOARCH="+goarch, "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("GOOS=windows GOARCH=%s go build %s: %v\n%s", goarch, pkg, err, b)
-	}
-	return nil
+	return testenv.BuildTo(out, pkg, "GOOS=windows", "GOARCH="+goarch)
 }
 
 // msiExport returns `msiinfo export MSI TABLE`.

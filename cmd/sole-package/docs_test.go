@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/solehq/sole/internal/testenv"
 )
 
 // TestDocsThreeCommands runs the commands of docs/packaging.md's "three
@@ -14,13 +16,8 @@ import (
 // package` (sole running sole-package beside it), and checks that the path
 // it prints is the one the third command installs.
 func TestDocsThreeCommands(t *testing.T) {
-	for _, tool := range []string{"strip", "wixl", "msiinfo"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s is not installed: %v", tool, err)
-			}
-			t.Skipf("%s is not installed: %v", tool, err)
-		}
+	for tool, pkg := range map[string]string{"strip": "binutils", "wixl": "wixl", "msiinfo": "msitools"} {
+		testenv.NeedTool(t, tool, pkg)
 	}
 	repo, err := filepath.Abs("../..")
 	if err != nil {
@@ -42,9 +39,8 @@ func TestDocsThreeCommands(t *testing.T) {
 
 	bin := t.TempDir()
 	for _, pkg := range []string{"sole", "sole-package"} {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(bin, pkg), "github.com/solehq/sole/cmd/"+pkg)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+		if err := testenv.BuildTo(filepath.Join(bin, pkg), "cmd/"+pkg); err != nil {
+			t.Fatal(err)
 		}
 	}
 	buildRe := regexp.MustCompile(`^((?:[A-Z_]+=\S+ )*)go build -o (\S+) (\./cmd/\S+)$`)

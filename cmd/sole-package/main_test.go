@@ -3,14 +3,14 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/solehq/sole/internal/testenv"
 )
 
 // soleBin is a sole binary built for the scripts (a wrapped program's
@@ -24,13 +24,7 @@ func TestMain(m *testing.M) {
 
 func TestScripts(t *testing.T) {
 	if soleBin == "" {
-		dir := t.TempDir()
-		soleBin = filepath.Join(dir, "sole")
-		cmd := exec.Command("go", "build", "-o", soleBin, "github.com/solehq/sole/cmd/sole")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("go build sole: %v\n%s", err, out)
-		}
+		soleBin = testenv.Build(t, "cmd/sole")
 	}
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",

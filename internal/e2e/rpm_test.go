@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/solehq/sole/internal/testenv"
 )
 
 // TestRPMUnderSystemd installs, upgrades and erases an .rpm of the example
@@ -20,12 +22,7 @@ import (
 // restart), disable --now on erase. The branch through the helper is
 // checked with a recording stub in packaging's TestRPMScriptletCounts.
 func TestRPMUnderSystemd(t *testing.T) {
-	if _, err := exec.LookPath("rpm"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("rpm is not installed (Debian package rpm): %v", err)
-		}
-		t.Skipf("rpm is not installed (Debian package rpm): %v", err)
-	}
+	testenv.NeedTool(t, "rpm", "rpm")
 	packager := build(t, "cmd/sole-package")
 	hellod := build(t, "cmd/hellod")
 	dir := t.TempDir()
