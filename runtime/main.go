@@ -135,7 +135,7 @@ func (p *program) wait() {
 		for s := range sigs {
 			if s == os.Interrupt {
 				p.l.log.Error("second interrupt: exiting without waiting for the app")
-				os.Exit(130)
+				os.Exit(cli.ExitSignal + int(syscall.SIGINT))
 			}
 		}
 	}()

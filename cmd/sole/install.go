@@ -87,13 +87,13 @@ func installMain(c *cli.Command, args []string, stdout, stderr io.Writer) int {
 		if errors.Is(err, errNotFound) {
 			return cli.ExitNotFound
 		}
-		return 1
+		return cli.ExitFailure
 	}
 	if err := svcmgr.Apply(d, o.print, stdout); err != nil {
 		fmt.Fprintf(stderr, "sole: install: %v\n", err)
-		return 1
+		return cli.ExitFailure
 	}
-	return 0
+	return cli.ExitOK
 }
 
 // description is the service definition: this sole binary runs COMMAND
@@ -168,11 +168,11 @@ func serviceCmd(name, help string, do func(string, bool) error) *cli.Command {
 			if err := do(svc, *user); err != nil {
 				fmt.Fprintf(stderr, "sole: %s: %v\n", name, err)
 				if errors.Is(err, svcmgr.ErrNotInstalled) {
-					return 5 // LSB: program is not installed
+					return cli.ExitNotInstalled
 				}
-				return 1
+				return cli.ExitFailure
 			}
-			return 0
+			return cli.ExitOK
 		},
 	}
 }

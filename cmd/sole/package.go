@@ -51,7 +51,7 @@ func packageMain(_ *cli.Command, args []string, stdout, stderr io.Writer) int {
 			return ee.ExitCode()
 		}
 		fmt.Fprintf(stderr, "sole package: %s: %v\n", path, err)
-		return 1
+		return cli.ExitFailure
 	}
 	return cli.ExitOK
 }

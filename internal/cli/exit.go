@@ -28,6 +28,10 @@ const (
 	StatusUnknown    = 4 // the status could not be determined
 )
 
+// ExitNotInstalled is what uninstall, start, stop and restart exit with
+// for a service that is not installed (LSB "program is not installed").
+const ExitNotInstalled = 5
+
 // An ExitCode is one row of the exit-code tables: the man page's EXIT
 // STATUS section is written from them, and the tests check docs/cli.md
 // against them.
@@ -50,6 +54,7 @@ var ExitCodes = []ExitCode{
 	{ExitCantExec, "ExitCantExec", "the command exists but cannot be run"},
 	{ExitNotFound, "ExitNotFound", "the command was not found"},
 	{ExitSignal, "ExitSignal", "128+N: the command was ended by signal N"},
+	{ExitNotInstalled, "ExitNotInstalled", "no such service is installed (LSB)"},
 }
 
 // StatusCodes are the LSB status codes of the status commands, in order.
