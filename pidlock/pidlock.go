@@ -429,7 +429,7 @@ var errNoRecord = errors.New("no record")
 
 // errNotRecord refuses a lock file that holds something other than a
 // record: it is someone's file, not a lock, and is never overwritten.
-var errNotRecord = errors.New("holds data that is not a lock record (pid and process name); refusing to overwrite it")
+var errNotRecord = errors.New("holds data that is not a lock record (pid and process name), so sole leaves it alone")
 
 // formatRecord returns the record naming pid and name. Bytes that would
 // break the format (newline, NUL and other control bytes) become '?'.

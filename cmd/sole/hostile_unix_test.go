@@ -81,7 +81,7 @@ func TestHostileInput(t *testing.T) {
 				write(filepath.Join(e.dir, "notes.txt"), notes, 0o644)
 				return []string{"run", "--lock", filepath.Join(e.dir, "notes.txt"), "--", "true"}
 			},
-			code: 73, line: `^sole: .*/notes\.txt: holds data that is not a lock record \(pid and process name\); refusing to overwrite it$`,
+			code: 73, line: `^sole: .*/notes\.txt: holds data that is not a lock record \(pid and process name\), so sole leaves it alone$`,
 			check: func(e env) string { return unchanged(filepath.Join(e.dir, "notes.txt"), notes) },
 		},
 		"status of a text file": {

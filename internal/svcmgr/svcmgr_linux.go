@@ -48,8 +48,8 @@ func install(d unit.Description) (bool, error) {
 			return true, err
 		}
 	}
-	if out, _ := systemctl(d.User, "is-enabled", d.Name); strings.TrimSpace(out) != "enabled" {
-		if _, err := systemctl(d.User, "enable", d.Name); err != nil {
+	if out, _ := systemctl(d.User, "is-enabled", "--", d.Name); strings.TrimSpace(out) != "enabled" {
+		if _, err := systemctl(d.User, "enable", "--", d.Name); err != nil {
 			return true, err
 		}
 		changed = true
@@ -96,7 +96,7 @@ func uninstall(name string, user bool) error {
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("%s: %w", name, ErrNotInstalled)
 	}
-	if _, err := systemctl(user, "disable", "--now", name); err != nil {
+	if _, err := systemctl(user, "disable", "--now", "--", name); err != nil {
 		return err
 	}
 	if err := os.Remove(path); err != nil {
@@ -105,7 +105,7 @@ func uninstall(name string, user bool) error {
 	if _, err := systemctl(user, "daemon-reload"); err != nil {
 		return err
 	}
-	systemctl(user, "reset-failed", name) // fails when it had not failed
+	systemctl(user, "reset-failed", "--", name) // fails when it had not failed
 	return nil
 }
 
@@ -113,12 +113,12 @@ func control(name string, user bool, action string) error {
 	if st, err := status(name, user); err == nil && st == NotInstalled {
 		return fmt.Errorf("%s: %w", name, ErrNotInstalled)
 	}
-	_, err := systemctl(user, action, name)
+	_, err := systemctl(user, action, "--", name)
 	return err
 }
 
 func status(name string, user bool) (State, error) {
-	out, err := systemctl(user, "show", "--property=LoadState,ActiveState", name)
+	out, err := systemctl(user, "show", "--property=LoadState,ActiveState", "--", name)
 	if err != nil {
 		return Unknown, err
 	}

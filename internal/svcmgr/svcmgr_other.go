@@ -9,9 +9,9 @@ import (
 	"github.com/solehq/sole/internal/unit"
 )
 
-// Only systemd is driven so far; launchd and the Windows service control
-// manager come next (their definitions are rendered by package unit
-// already).
+// Services are managed through systemd (Linux), launchd (macOS) and the
+// service control manager (Windows); elsewhere (the BSDs) there is no
+// manager sole drives yet.
 func errUnsupported() error {
 	return fmt.Errorf("service management on %s is not supported yet", runtime.GOOS)
 }
