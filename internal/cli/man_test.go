@@ -155,7 +155,7 @@ func TestExitCodes(t *testing.T) {
 	consts := map[string]int{
 		"ExitOK": ExitOK, "ExitFailure": ExitFailure, "ExitUsage": ExitUsage, "ExitCantLock": ExitCantLock,
 		"ExitTempFail": ExitTempFail, "ExitTimeout": ExitTimeout, "ExitCantExec": ExitCantExec,
-		"ExitNotFound": ExitNotFound, "ExitSignal": ExitSignal,
+		"ExitNotFound": ExitNotFound, "ExitSignal": ExitSignal, "ExitNotInstalled": ExitNotInstalled,
 		"StatusRunning": StatusRunning, "StatusDeadRecord": StatusDeadRecord,
 		"StatusNotRunning": StatusNotRunning, "StatusUnknown": StatusUnknown,
 	}
