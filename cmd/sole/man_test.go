@@ -1,16 +1,12 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"flag"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/solehq/sole/internal/cli"
 	"github.com/solehq/sole/internal/testenv"
@@ -91,7 +87,7 @@ func TestManPage(t *testing.T) {
 	if string(old) != page {
 		t.Errorf("docs/man/sole.1 is not what the command table says; rewrite it with: go test ./cmd/sole -run TestManPage -update")
 	}
-	out := renderMan(t, manPath)
+	out := testenv.ManPage(t, manPath)
 	flat := strings.Join(strings.Fields(out), " ")
 	for _, c := range soleProgram.Commands {
 		if c.Hidden {
@@ -104,31 +100,6 @@ func TestManPage(t *testing.T) {
 			t.Errorf("no \"sole %s\" in man's output", c.Name)
 		}
 	}
-}
-
-// renderMan renders the man page at path with "groff -man -ww -z" and
-// "man -l" with groff's warnings on, fails t on any warning, and returns
-// man's output.
-func renderMan(t *testing.T, path string) string {
-	t.Helper()
-	testenv.NeedTool(t, "groff", "groff")
-	testenv.NeedTool(t, "man", "man-db")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	run := func(env []string, name string, args ...string) string {
-		cmd := exec.CommandContext(ctx, name, args...)
-		cmd.Env = append(os.Environ(), env...)
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		if err := cmd.Run(); err != nil || stderr.Len() > 0 {
-			t.Errorf("%s %q: %v\n%s", name, args, err, stderr.String())
-		}
-		return stdout.String()
-	}
-	if out := run(nil, "groff", "-man", "-ww", "-z", path); out != "" {
-		t.Errorf("groff -z wrote %q", out)
-	}
-	return run([]string{"MANPAGER=cat", "PAGER=cat", "MANWIDTH=80", "LC_ALL=C.UTF-8", "MANROFFOPT=-ww"}, "man", "-l", path)
 }
 
 // TestCompletionNames checks the names `sole __complete` lists

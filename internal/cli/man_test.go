@@ -1,17 +1,13 @@
 package cli
 
 import (
-	"bytes"
-	"context"
 	"flag"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/solehq/sole/internal/testenv"
 )
@@ -183,7 +179,7 @@ func TestManRenders(t *testing.T) {
 	if err := os.WriteFile(path, []byte(manPage(t)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out := checkManPage(t, path)
+	out := testenv.ManPage(t, path)
 	flat := strings.Join(strings.Fields(out), " ")
 	for _, want := range []string{
 		"NAME prog - does things SYNOPSIS prog run [--name NAME | --lock PATH] [-q] -- COMMAND [ARGS...] prog status",
@@ -220,32 +216,4 @@ func indentOf(out, text string) int {
 		}
 	}
 	return -1
-}
-
-// checkManPage renders the man page at path with "groff -man -ww -z" and
-// "man -l", fails t on any warning, and returns man's output (plain text,
-// 80 columns). It skips t when groff or man is not installed, and fails it
-// then under CI=true (testenv.NeedTool).
-func checkManPage(t *testing.T, path string) string {
-	t.Helper()
-	testenv.NeedTool(t, "groff", "groff")
-	testenv.NeedTool(t, "man", "man-db")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	run := func(env []string, name string, args ...string) string {
-		cmd := exec.CommandContext(ctx, name, args...)
-		cmd.Env = append(os.Environ(), env...)
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		if err := cmd.Run(); err != nil || stderr.Len() > 0 {
-			t.Errorf("%s %q: %v\n%s", name, args, err, stderr.String())
-		}
-		return stdout.String()
-	}
-	if out := run(nil, "groff", "-man", "-ww", "-z", path); out != "" {
-		t.Errorf("groff -z wrote %q", out)
-	}
-	run(nil, "groff", "-man", "-ww", "-z", "-Tutf8", "-k", path)
-	// man-db: no pager, no formatting, and groff's warnings on.
-	return run([]string{"MANPAGER=cat", "PAGER=cat", "MANWIDTH=80", "LC_ALL=C.UTF-8", "MANROFFOPT=-ww"}, "man", "-l", path)
 }
