@@ -155,6 +155,7 @@ func execute(l *pidlock.Lock, path string, argv []string, o *runOpts, sigs <-cha
 		deadline = t.C
 	}
 	timedOut, reaped := false, false
+	stopping := false // a SIGTERM, SIGINT or SIGQUIT was forwarded to the group
 	killTree := func() {
 		signalTree(pid, reaped, syscall.SIGKILL)
 		fmt.Fprintf(stderr, "sole: %s: still running %v after SIGTERM: sent SIGKILL\n", l.Name(), o.killAfter)
@@ -193,6 +194,7 @@ func execute(l *pidlock.Lock, path string, argv []string, o *runOpts, sigs <-cha
 				// terminal, timeout(1) or a service manager would send
 				// them without sole in between.
 				_ = syscall.Kill(-pid, sig)
+				stopping = true
 			}
 		case ws := <-wait:
 			if ws.Stopped() {
@@ -209,7 +211,10 @@ func execute(l *pidlock.Lock, path string, argv []string, o *runOpts, sigs <-cha
 				<-killTime
 				killTree()
 			}
-			if timedOut {
+			if timedOut || stopping {
+				// The rest of the tree got the same signal: a moment to
+				// exit, so that the lock is released, not passed on to
+				// processes on their way out.
 				waitTreeGone(pid, time.Second)
 			}
 			notify(sdnotify.Stopping)
