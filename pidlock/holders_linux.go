@@ -5,10 +5,11 @@ package pidlock
 import (
 	"bytes"
 	"errors"
-	"os"
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/solehq/sole/internal/procfs"
 )
 
 // Linux tells which processes hold a lock: every open descriptor of a file
@@ -24,12 +25,10 @@ const canListHolders = true
 // read (another user's, without privilege) or that is gone reports false.
 func holdsLock(pid int, dev, ino uint64) bool {
 	dir := "/proc/" + strconv.Itoa(pid)
-	d, err := os.Open(dir + "/fd")
-	if err != nil {
+	fds, err := procfs.ReadDirNames(dir + "/fd")
+	if err != nil && len(fds) == 0 {
 		return false
 	}
-	fds, _ := d.Readdirnames(-1)
-	d.Close()
 	major, minor := unix.Major(dev), unix.Minor(dev)
 	for _, fd := range fds {
 		var st unix.Stat_t
@@ -37,7 +36,7 @@ func holdsLock(pid int, dev, ino uint64) bool {
 		if unix.Stat(dir+"/fd/"+fd, &st) != nil || uint64(st.Dev) != dev || st.Ino != ino {
 			continue
 		}
-		b, err := os.ReadFile(dir + "/fdinfo/" + fd)
+		b, err := procfs.ReadFile(dir + "/fdinfo/" + fd)
 		if err != nil {
 			continue
 		}
@@ -70,12 +69,7 @@ func fdinfoHasLock(b []byte, major, minor uint32, ino uint64) bool {
 // inspect are left out; the error is non-nil only when /proc cannot be
 // read at all.
 func listHolders(dev, ino uint64) ([]int, error) {
-	d, err := os.Open("/proc")
-	if err != nil {
-		return nil, errors.New("cannot read /proc: " + err.Error())
-	}
-	names, err := d.Readdirnames(-1)
-	d.Close()
+	names, err := procfs.ReadDirNames("/proc")
 	if err != nil {
 		return nil, errors.New("cannot read /proc: " + err.Error())
 	}

@@ -93,11 +93,12 @@ func (l *Lock) open() (int, *unix.Stat_t, error) {
 		unix.Close(fd)
 		return -1, nil, pathErr("lock", l.path, err)
 	}
-	if err := checkOwner(l.path, st); err != nil {
+	euid := uint32(os.Geteuid())
+	if err := checkOwner(l.path, st, euid); err != nil {
 		unix.Close(fd)
 		return -1, nil, pathErr("lock", l.path, err)
 	}
-	if st.Uid == uint32(os.Geteuid()) && st.Mode&0o7777 != 0o644 {
+	if st.Uid == euid && st.Mode&0o7777 != 0o644 {
 		// Created under a restrictive umask: make the record readable to
 		// everyone, as a PID file is.
 		_ = unix.Fchmod(fd, 0o644)
@@ -118,13 +119,13 @@ func describeOpenErr(path string, err error) error {
 	return err
 }
 
-// checkOwner refuses a file owned by neither this user nor root. Root
-// may also use a file owned by another user when that user owns the
-// directory too: the lock of a service that runs as that user, in the
-// directory its service manager made for it (systemd's RuntimeDirectory=
-// with User=).
-func checkOwner(path string, st *unix.Stat_t) error {
-	uid, me := st.Uid, uint32(os.Geteuid())
+// checkOwner refuses a file owned by neither this user (effective uid me)
+// nor root. Root may also use a file owned by another user when that user
+// owns the directory too: the lock of a service that runs as that user, in
+// the directory its service manager made for it (systemd's
+// RuntimeDirectory= with User=).
+func checkOwner(path string, st *unix.Stat_t, me uint32) error {
+	uid := st.Uid
 	if uid == 0 || uid == me {
 		return nil
 	}

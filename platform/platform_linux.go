@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/solehq/sole/internal/procfs"
 )
 
 const hasSystemd = true
@@ -40,7 +42,7 @@ func processStartTime(pid int) (time.Time, error) {
 		return time.Time{}, &fs.PathError{Op: "parse", Path: procPath(pid, "stat"), Err: err}
 	}
 	const statPath = "/proc/stat"
-	b, err = os.ReadFile(statPath)
+	b, err = procfs.ReadFile(statPath)
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -64,7 +66,7 @@ func procPath(pid int, file string) string {
 // the hidepid option of /proc, or a missing /proc, is not taken for a dead
 // one.
 func readProc(pid int, file string) ([]byte, error) {
-	b, err := os.ReadFile(procPath(pid, file))
+	b, err := procfs.ReadFile(procPath(pid, file))
 	if err == nil {
 		return b, nil
 	}

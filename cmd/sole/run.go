@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	goruntime "runtime"
 	"strconv"
 	"time"
 
@@ -53,6 +54,10 @@ type runOpts struct {
 	service     bool
 	maxTime     time.Duration
 	killAfter   time.Duration
+
+	// signalsReady is closed once sole catches the signals it forwards;
+	// execute waits for it before COMMAND starts.
+	signalsReady <-chan struct{}
 }
 
 func newRunFlags() (*flag.FlagSet, *runOpts) {
@@ -108,6 +113,25 @@ func runMain(c *cli.Command, args []string, stdout, stderr io.Writer) int {
 		return c.UsageError(stderr, "empty COMMAND")
 	}
 
+	// Signals are caught from here on: while waiting, they cancel the wait;
+	// once COMMAND runs, they are forwarded to it. Setting up the handlers
+	// costs a few hundred microseconds (the runtime enables each signal in
+	// a round trip to a thread of its own), so it runs beside all the rest
+	// sole does before COMMAND starts: finding the command, taking the lock
+	// and, on Unix, preparing COMMAND's process; execute waits for it just
+	// before COMMAND starts. A signal that comes before the handlers are in
+	// place ends sole with its default action, which is harmless: nothing
+	// has started, and the kernel drops the lock.
+	sigs := make(chan os.Signal, 32)
+	sigsReady := make(chan struct{})
+	if !o.service {
+		go func() {
+			signal.Notify(sigs, forwarded...)
+			close(sigsReady)
+		}()
+	}
+	o.signalsReady = sigsReady
+
 	// Find the command before touching the lock: a typo must not disturb
 	// anything.
 	path, err := lookPath(argv[0])
@@ -136,19 +160,6 @@ func runMain(c *cli.Command, args []string, stdout, stderr io.Writer) int {
 		return serviceMain(c, l, path, argv, o, stderr)
 	}
 
-	// Signals are caught from here on: while waiting, they cancel the wait;
-	// once COMMAND runs, they are forwarded to it. Setting up the handlers
-	// costs a few hundred microseconds, so it runs beside the lock attempt;
-	// execute waits for it before COMMAND starts. A signal that comes before
-	// then ends sole with its default action, which is harmless: nothing
-	// has started, and the kernel drops the lock.
-	sigs := make(chan os.Signal, 32)
-	sigsReady := make(chan struct{})
-	go func() {
-		signal.Notify(sigs, forwarded...)
-		close(sigsReady)
-	}()
-
 	switch {
 	case o.wait:
 		<-sigsReady
@@ -162,7 +173,10 @@ func runMain(c *cli.Command, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return lockFailed(l, err, o, stderr)
 	}
-	<-sigsReady
+	if goruntime.GOOS == "windows" {
+		// execute starts COMMAND at once there.
+		<-sigsReady
+	}
 	return execute(l, path, argv, o, sigs, stderr)
 }
 

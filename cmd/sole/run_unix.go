@@ -86,10 +86,11 @@ func execute(l *pidlock.Lock, path string, argv []string, o *runOpts, sigs <-cha
 	// command's environment and readiness is reported once the command runs
 	// under the lock.
 	notifySocket := os.Getenv("NOTIFY_SOCKET")
-	// A WATCHDOG_USEC or WATCHDOG_PID that does not parse means no watchdog.
-	watchdog, _ := sdnotify.WatchdogInterval(os.Getenv, os.Getpid())
 	env := os.Environ()
+	var watchdog time.Duration
 	if notifySocket != "" {
+		// A WATCHDOG_USEC or WATCHDOG_PID that does not parse means no watchdog.
+		watchdog, _ = sdnotify.WatchdogInterval(os.Getenv, os.Getpid())
 		env = withoutEnv(env, "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
 	}
 	attr := &syscall.SysProcAttr{Setpgid: true}
@@ -111,6 +112,11 @@ func execute(l *pidlock.Lock, path string, argv []string, o *runOpts, sigs <-cha
 		attr.Foreground, attr.Ctty = true, tty
 	}
 	becomeSubreaper()
+	// All of the above ran beside the setting up of the signal handlers,
+	// which must be in place before COMMAND starts.
+	if o.signalsReady != nil {
+		<-o.signalsReady
+	}
 	pid, wait, err := children.start(func() (int, error) { return startCommand(path, argv, env, inherit, attr) })
 	if err != nil {
 		restoreTTY(tty)
@@ -132,7 +138,9 @@ func execute(l *pidlock.Lock, path string, argv []string, o *runOpts, sigs <-cha
 		}
 	}
 	status := sdnotify.Status("running " + argv[0] + " (pid " + strconv.Itoa(pid) + ")")
-	notify(sdnotify.Ready, sdnotify.MainPID(os.Getpid()), status)
+	if notifySocket != "" {
+		notify(sdnotify.Ready, sdnotify.MainPID(os.Getpid()), status)
+	}
 	var wdTick <-chan time.Time
 	healthDone := make(chan bool, 1)
 	checking := false
