@@ -112,7 +112,7 @@ func build(c *cli.Command, format string, args []string, stdout, stderr io.Write
 	if code, ok := c.Parse(fs, args, stdout, stderr); !ok {
 		return code
 	}
-	fs.Visit(func(f *flag.Flag) { o.set[f.Name] = true })
+	o.set = cli.Given(fs)
 	cfg, err := o.merge(fs.Args())
 	if err != nil {
 		return usageErr(err.Error())

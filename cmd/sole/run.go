@@ -95,8 +95,7 @@ func runMain(c *cli.Command, args []string, stdout, stderr io.Writer) int {
 	if code, ok := c.Parse(fs, args, stdout, stderr); !ok {
 		return code
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	set := cli.Given(fs)
 	argv := fs.Args()
 	switch {
 	case len(argv) == 0:

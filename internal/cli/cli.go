@@ -101,6 +101,10 @@ func (p *Program) help(args []string, stdout, stderr io.Writer) int {
 		p.Usage(stdout)
 		return ExitOK
 	case 1:
+		if args[0] == "help" {
+			fmt.Fprintf(stdout, "Usage: %s help [%s]\n\nShow help for %s or for one %s.\n", p.Name, strings.ToUpper(p.noun()), p.Name, p.noun())
+			return ExitOK
+		}
 		if c := p.Lookup(args[0]); c != nil {
 			c.PrintHelp(stdout)
 			return ExitOK
@@ -308,6 +312,22 @@ func Alias(fs *flag.FlagSet, short, long string) {
 		panic("cli.Alias: no option --" + long) // a mistake in the command table, found by its tests
 	}
 	fs.Var(f.Value, short, aliasUsage+long)
+}
+
+// Given returns the options given on the command line parsed into fs, by
+// their long names: an option given by an alias (-k) counts as its long
+// name (kill-after), so that checks of which options go together cannot
+// be dodged by spelling one short.
+func Given(fs *flag.FlagSet) map[string]bool {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) {
+		if long, ok := strings.CutPrefix(f.Usage, aliasUsage); ok {
+			set[long] = true
+		} else {
+			set[f.Name] = true
+		}
+	})
+	return set
 }
 
 // An Option is one option of a command, with its aliases.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"flag"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -57,6 +58,7 @@ func TestMain(t *testing.T) {
 		"cmd -h":           {[]string{"go", "x", "-h"}, ExitOK, "Usage: prog go", ""},
 		"help unknown":     {[]string{"help", "nope"}, ExitUsage, "", "prog: unknown command \"nope\"\nRun 'prog help' for usage.\n"},
 		"help two":         {[]string{"help", "a", "b"}, ExitUsage, "", "help takes at most one command"},
+		"help help":        {[]string{"help", "help"}, ExitOK, "Usage: prog help [COMMAND]", ""},
 		"version":          {[]string{"-V"}, ExitOK, "prog v1.2.3\n", ""},
 		"--version":        {[]string{"--version"}, ExitOK, "prog v1.2.3\n", ""},
 		"unknown":          {[]string{"nope"}, ExitUsage, "", "prog: unknown command \"nope\"\n"},
@@ -118,6 +120,33 @@ func TestOptionErrors(t *testing.T) {
 			}
 			if strings.Count(stderr.String(), "\n") != 2 {
 				t.Errorf("not one line and a hint: %q", stderr.String())
+			}
+		})
+	}
+}
+
+func TestGiven(t *testing.T) {
+	for name, c := range map[string]struct {
+		args []string
+		want string
+	}{
+		"none":  {nil, ""},
+		"long":  {[]string{"--quiet"}, "quiet"},
+		"alias": {[]string{"-q"}, "quiet"},
+		"both":  {[]string{"-q", "--scope", "user"}, "quiet scope"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			fs := testProgram().Commands[0].Flags()
+			if err := fs.Parse(c.args); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for n := range Given(fs) {
+				got = append(got, n)
+			}
+			slices.Sort(got)
+			if strings.Join(got, " ") != c.want {
+				t.Errorf("Given = %v, want %q", got, c.want)
 			}
 		})
 	}
