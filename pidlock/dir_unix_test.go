@@ -55,6 +55,14 @@ func mkdirs(t *testing.T, p string, mode os.FileMode) {
 	}
 }
 
+// A fixtureDir is a directory a case makes: path under the test's
+// directory, exactly mode, given to owner unless it is 0.
+type fixtureDir struct {
+	path  string
+	mode  os.FileMode
+	owner int
+}
+
 func symlink(t *testing.T, target, p string) {
 	t.Helper()
 	if err := os.Symlink(target, p); err != nil {
@@ -83,374 +91,298 @@ func wantDir(t *testing.T, p string, mode os.FileMode, uid int) {
 
 func TestMakeLockDir(t *testing.T) {
 	me := os.Geteuid()
-	tests := []struct {
-		name string
-		root bool // the fixtures need root
-		// setup makes the fixtures in b and returns the directory to make.
-		setup func(t *testing.T, b string) string
+	tests := map[string]struct {
+		root bool         // the fixtures need root
+		dirs []fixtureDir // made first, in order, under the test's directory B
+		// setup makes the other fixtures (files, symlinks) in b.
+		setup func(t *testing.T, b string)
+		make  string // the directory to make; "$B" stands for B
 		perm  os.FileMode
 		euid  int // -1: the test's own
-		// wantErr is the whole error for b; "" for success, when check
-		// (if set) looks at the result.
-		wantErr func(t *testing.T, b string) string
-		check   func(t *testing.T, b string)
+		// wantErr is the whole error ("$B" for B), or wantErrFunc computes
+		// it; neither for success, when check (if set) looks at the result.
+		wantErr     string
+		wantErrFunc func(t *testing.T, b string) string
+		check       func(t *testing.T, b string)
 	}{
-		{
-			name:  "good/user-scope-new",
-			setup: func(t *testing.T, b string) string { return b + "/sole-1000/x" },
-			perm:  0o700, euid: -1,
+		"good/user-scope-new": {
+			make: "$B/sole-1000/x", perm: 0o700, euid: -1,
 			check: func(t *testing.T, b string) {
 				wantDir(t, b+"/sole-1000", 0o700, me)
 				wantDir(t, b+"/sole-1000/x", 0o700, me)
 			},
 		},
-		{
-			name:  "good/system-scope-new",
-			setup: func(t *testing.T, b string) string { return b + "/run/sole/x" },
-			perm:  0o755, euid: -1,
+		"good/system-scope-new": {
+			make: "$B/run/sole/x", perm: 0o755, euid: -1,
 			check: func(t *testing.T, b string) {
 				wantDir(t, b+"/run", 0o755, me)
 				wantDir(t, b+"/run/sole/x", 0o755, me)
 			},
 		},
-		{
-			name: "good/existing",
-			setup: func(t *testing.T, b string) string {
-				mkdirs(t, b+"/u", 0o700)
-				mkdirs(t, b+"/u/x", 0o755)
-				return b + "/u/x"
+		"good/existing": {
+			dirs: []fixtureDir{
+				{path: "/u", mode: 0o700},
+				{path: "/u/x", mode: 0o755},
 			},
-			perm: 0o700, euid: -1,
+			make: "$B/u/x", perm: 0o700, euid: -1,
 			check: func(t *testing.T, b string) { wantDir(t, b+"/u/x", 0o755, me) }, // left as it was
 		},
-		{
-			name: "good/unclean-path",
-			setup: func(t *testing.T, b string) string {
-				mkdirs(t, b+"/u", 0o700)
-				return b + "//u/./y/../x/"
+		"good/unclean-path": {
+			dirs: []fixtureDir{
+				{path: "/u", mode: 0o700},
 			},
-			perm: 0o700, euid: -1,
+			make: "$B//u/./y/../x/", perm: 0o700, euid: -1,
 			check: func(t *testing.T, b string) { wantDir(t, b+"/u/x", 0o700, me) },
 		},
-		{
-			name: "good/under-root-sticky-dir",
+		"good/under-root-sticky-dir": {
 			root: true,
-			setup: func(t *testing.T, b string) string {
-				mkdirs(t, b+"/lock", 0o777|os.ModeSticky)
-				return b + "/lock/sole-1000/x"
+			dirs: []fixtureDir{
+				{path: "/lock", mode: 0o777 | os.ModeSticky},
 			},
-			perm: 0o700, euid: 1000,
+			make: "$B/lock/sole-1000/x", perm: 0o700, euid: 1000,
 			check: func(t *testing.T, b string) { wantDir(t, b+"/lock/sole-1000/x", 0o700, me) },
 		},
-		{
-			name: "good/root-owned-symlink",
+		"good/root-owned-symlink": {
 			root: true,
-			setup: func(t *testing.T, b string) string {
-				mkdirs(t, b+"/private", 0o755)
-				mkdirs(t, b+"/private/tmp", 0o777|os.ModeSticky)
-				symlink(t, "private/tmp", b+"/tmp")
-				return b + "/tmp/sole-1000/x"
+			dirs: []fixtureDir{
+				{path: "/private", mode: 0o755},
+				{path: "/private/tmp", mode: 0o777 | os.ModeSticky},
 			},
-			perm: 0o700, euid: -1,
+			setup: func(t *testing.T, b string) {
+				symlink(t, "private/tmp", b+"/tmp")
+			},
+			make: "$B/tmp/sole-1000/x", perm: 0o700, euid: -1,
 			check: func(t *testing.T, b string) { wantDir(t, b+"/private/tmp/sole-1000/x", 0o700, me) },
 		},
-		{
-			name: "good/root-owned-symlink-dotdot",
+		"good/root-owned-symlink-dotdot": {
 			root: true,
-			setup: func(t *testing.T, b string) string {
-				mkdirs(t, b+"/a", 0o755)
-				mkdirs(t, b+"/real", 0o755)
-				symlink(t, "../real", b+"/a/link")
-				return b + "/a/link/x"
+			dirs: []fixtureDir{
+				{path: "/a", mode: 0o755},
+				{path: "/real", mode: 0o755},
 			},
-			perm: 0o755, euid: -1,
+			setup: func(t *testing.T, b string) {
+				symlink(t, "../real", b+"/a/link")
+			},
+			make: "$B/a/link/x", perm: 0o755, euid: -1,
 			check: func(t *testing.T, b string) { wantDir(t, b+"/real/x", 0o755, me) },
 		},
-		{
-			name: "good/root-owned-symlink-absolute-chain",
+		"good/root-owned-symlink-absolute-chain": {
 			root: true,
-			setup: func(t *testing.T, b string) string {
-				mkdirs(t, b+"/real", 0o755)
+			dirs: []fixtureDir{
+				{path: "/real", mode: 0o755},
+			},
+			setup: func(t *testing.T, b string) {
 				symlink(t, b+"/real", b+"/hop")
 				symlink(t, b+"/hop", b+"/link")
-				return b + "/link/x"
 			},
-			perm: 0o755, euid: -1,
+			make: "$B/link/x", perm: 0o755, euid: -1,
 			check: func(t *testing.T, b string) { wantDir(t, b+"/real/x", 0o755, me) },
 		},
-		{
-			name: "good/root-caller-service-dir-of-service-user",
+		"good/root-caller-service-dir-of-service-user": {
 			root: true,
-			setup: func(t *testing.T, b string) string {
-				mkdirs(t, b+"/sole", 0o755)
-				mkdirs(t, b+"/sole/svc", 0o755)
-				chown(t, b+"/sole/svc", nobodyUID)
-				return b + "/sole/svc"
+			dirs: []fixtureDir{
+				{path: "/sole", mode: 0o755},
+				{path: "/sole/svc", mode: 0o755, owner: nobodyUID},
 			},
-			perm: 0o755, euid: 0,
+			make: "$B/sole/svc", perm: 0o755, euid: 0,
 		},
-		{
-			name: "good/root-caller-group-writable-root-dir",
+		"good/root-caller-group-writable-root-dir": {
 			root: true,
-			setup: func(t *testing.T, b string) string {
-				mkdirs(t, b+"/run", 0o775) // macOS /var/run: root:daemon 0775
-				return b + "/run/sole/x"
+			dirs: []fixtureDir{
+				{path: "/run", mode: 0o775}, // macOS /var/run: root:daemon 0775
 			},
-			perm: 0o755, euid: 0,
+			make: "$B/run/sole/x", perm: 0o755, euid: 0,
 		},
-		{
-			name: "bad/component-owned-by-other-user",
+		"bad/component-owned-by-other-user": {
 			root: true,
-			setup: func(t *testing.T, b string) string {
-				mkdirs(t, b+"/sole-1000", 0o700)
-				chown(t, b+"/sole-1000", nobodyUID)
-				return b + "/sole-1000/x"
+			dirs: []fixtureDir{
+				{path: "/sole-1000", mode: 0o700, owner: nobodyUID},
 			},
-			perm: 0o700, euid: 1000,
-			wantErr: func(t *testing.T, b string) string {
-				return "lock " + b + "/sole-1000: is owned by uid 65534, neither this user nor root"
-			},
+			make: "$B/sole-1000/x", perm: 0o700, euid: 1000,
+			wantErr: "lock $B/sole-1000: is owned by uid 65534, neither this user nor root",
 		},
-		{
-			name: "bad/component-owned-by-other-user-root-caller",
+		"bad/component-owned-by-other-user-root-caller": {
 			root: true,
-			setup: func(t *testing.T, b string) string {
-				mkdirs(t, b+"/sole-0", 0o700)
-				chown(t, b+"/sole-0", nobodyUID)
-				return b + "/sole-0/x"
+			dirs: []fixtureDir{
+				{path: "/sole-0", mode: 0o700, owner: nobodyUID},
 			},
-			perm: 0o700, euid: 0,
-			wantErr: func(t *testing.T, b string) string {
-				return "lock " + b + "/sole-0: is owned by uid 65534, neither this user nor root"
-			},
+			make: "$B/sole-0/x", perm: 0o700, euid: 0,
+			wantErr: "lock $B/sole-0: is owned by uid 65534, neither this user nor root",
 		},
-		{
-			name: "bad/lock-dir-owned-by-other-user-caller-not-root",
+		"bad/lock-dir-owned-by-other-user-caller-not-root": {
 			root: true,
-			setup: func(t *testing.T, b string) string {
-				mkdirs(t, b+"/sole", 0o755)
-				mkdirs(t, b+"/sole/svc", 0o755)
-				chown(t, b+"/sole/svc", nobodyUID)
-				return b + "/sole/svc"
+			dirs: []fixtureDir{
+				{path: "/sole", mode: 0o755},
+				{path: "/sole/svc", mode: 0o755, owner: nobodyUID},
 			},
-			perm: 0o755, euid: 1000,
-			wantErr: func(t *testing.T, b string) string {
-				return "lock " + b + "/sole/svc: is owned by uid 65534, neither this user nor root"
-			},
+			make: "$B/sole/svc", perm: 0o755, euid: 1000,
+			wantErr: "lock $B/sole/svc: is owned by uid 65534, neither this user nor root",
 		},
-		{
-			name: "bad/service-dir-world-writable-root-caller",
+		"bad/service-dir-world-writable-root-caller": {
 			root: true,
-			setup: func(t *testing.T, b string) string {
-				mkdirs(t, b+"/sole", 0o755)
-				mkdirs(t, b+"/sole/svc", 0o777)
-				chown(t, b+"/sole/svc", nobodyUID)
-				return b + "/sole/svc"
+			dirs: []fixtureDir{
+				{path: "/sole", mode: 0o755},
+				{path: "/sole/svc", mode: 0o777, owner: nobodyUID},
 			},
-			perm: 0o755, euid: 0,
-			wantErr: func(t *testing.T, b string) string {
-				return "lock " + b + "/sole/svc: is world-writable without the sticky bit"
-			},
+			make: "$B/sole/svc", perm: 0o755, euid: 0,
+			wantErr: "lock $B/sole/svc: is world-writable without the sticky bit",
 		},
-		{
-			name: "bad/world-writable-without-sticky",
-			setup: func(t *testing.T, b string) string {
-				mkdirs(t, b+"/sole-1000", 0o777)
-				return b + "/sole-1000/x"
+		"bad/world-writable-without-sticky": {
+			dirs: []fixtureDir{
+				{path: "/sole-1000", mode: 0o777},
 			},
-			perm: 0o700, euid: -1,
-			wantErr: func(t *testing.T, b string) string {
-				return "lock " + b + "/sole-1000: is world-writable without the sticky bit"
-			},
+			make: "$B/sole-1000/x", perm: 0o700, euid: -1,
+			wantErr: "lock $B/sole-1000: is world-writable without the sticky bit",
 		},
-		{
-			name: "bad/world-writable-leaf",
-			setup: func(t *testing.T, b string) string {
-				mkdirs(t, b+"/u", 0o700)
-				mkdirs(t, b+"/u/x", 0o757)
-				return b + "/u/x"
+		"bad/world-writable-leaf": {
+			dirs: []fixtureDir{
+				{path: "/u", mode: 0o700},
+				{path: "/u/x", mode: 0o757},
 			},
-			perm: 0o700, euid: -1,
-			wantErr: func(t *testing.T, b string) string {
-				return "lock " + b + "/u/x: is world-writable without the sticky bit"
-			},
+			make: "$B/u/x", perm: 0o700, euid: -1,
+			wantErr: "lock $B/u/x: is world-writable without the sticky bit",
 		},
-		{
-			name: "bad/group-writable-caller-not-root",
+		"bad/group-writable-caller-not-root": {
 			root: true,
-			setup: func(t *testing.T, b string) string {
-				mkdirs(t, b+"/run", 0o775)
-				return b + "/run/sole-1000/x"
+			dirs: []fixtureDir{
+				{path: "/run", mode: 0o775},
 			},
-			perm: 0o700, euid: 1000,
-			wantErr: func(t *testing.T, b string) string {
-				return "lock " + b + "/run: is group-writable without the sticky bit"
-			},
+			make: "$B/run/sole-1000/x", perm: 0o700, euid: 1000,
+			wantErr: "lock $B/run: is group-writable without the sticky bit",
 		},
-		{
-			name: "bad/group-writable-not-root-owned",
+		"bad/group-writable-not-root-owned": {
 			root: true,
-			setup: func(t *testing.T, b string) string {
-				mkdirs(t, b+"/run", 0o770)
-				chown(t, b+"/run", 1000)
-				return b + "/run/x"
+			dirs: []fixtureDir{
+				{path: "/run", mode: 0o770, owner: 1000},
 			},
-			perm: 0o700, euid: 1000,
-			wantErr: func(t *testing.T, b string) string {
-				return "lock " + b + "/run: is group-writable without the sticky bit"
-			},
+			make: "$B/run/x", perm: 0o700, euid: 1000,
+			wantErr: "lock $B/run: is group-writable without the sticky bit",
 		},
-		{
-			name: "bad/world-writable-sticky-owned-by-caller",
+		"bad/world-writable-sticky-owned-by-caller": {
 			root: true,
-			setup: func(t *testing.T, b string) string {
-				mkdirs(t, b+"/shared", 0o777|os.ModeSticky)
-				chown(t, b+"/shared", 1000)
-				return b + "/shared/sole-1000/x"
+			dirs: []fixtureDir{
+				{path: "/shared", mode: 0o777 | os.ModeSticky, owner: 1000},
 			},
-			perm: 0o700, euid: 1000,
-			wantErr: func(t *testing.T, b string) string {
-				return "lock " + b + "/shared: is world-writable with the sticky bit but owned by uid 1000, not root"
-			},
+			make: "$B/shared/sole-1000/x", perm: 0o700, euid: 1000,
+			wantErr: "lock $B/shared: is world-writable with the sticky bit but owned by uid 1000, not root",
 		},
-		{
-			name: "bad/world-writable-sticky-owned-by-other-user",
+		"bad/world-writable-sticky-owned-by-other-user": {
 			root: true,
-			setup: func(t *testing.T, b string) string {
-				mkdirs(t, b+"/shared", 0o777|os.ModeSticky)
-				chown(t, b+"/shared", nobodyUID)
-				return b + "/shared/sole-1000/x"
+			dirs: []fixtureDir{
+				{path: "/shared", mode: 0o777 | os.ModeSticky, owner: nobodyUID},
 			},
-			perm: 0o700, euid: 1000,
-			wantErr: func(t *testing.T, b string) string {
-				return "lock " + b + "/shared: is owned by uid 65534, neither this user nor root"
-			},
+			make: "$B/shared/sole-1000/x", perm: 0o700, euid: 1000,
+			wantErr: "lock $B/shared: is owned by uid 65534, neither this user nor root",
 		},
-		{
-			name: "bad/group-writable-sticky-owned-by-caller",
+		"bad/group-writable-sticky-owned-by-caller": {
 			root: true,
-			setup: func(t *testing.T, b string) string {
-				mkdirs(t, b+"/shared", 0o770|os.ModeSticky)
-				chown(t, b+"/shared", 1000)
-				return b + "/shared/x"
+			dirs: []fixtureDir{
+				{path: "/shared", mode: 0o770 | os.ModeSticky, owner: 1000},
 			},
-			perm: 0o700, euid: 1000,
-			wantErr: func(t *testing.T, b string) string {
-				return "lock " + b + "/shared: is group-writable with the sticky bit but owned by uid 1000, not root"
-			},
+			make: "$B/shared/x", perm: 0o700, euid: 1000,
+			wantErr: "lock $B/shared: is group-writable with the sticky bit but owned by uid 1000, not root",
 		},
-		{
-			name: "bad/symlink-planted",
-			setup: func(t *testing.T, b string) string {
-				mkdirs(t, b+"/elsewhere", 0o700)
+		"bad/symlink-planted": {
+			dirs: []fixtureDir{
+				{path: "/elsewhere", mode: 0o700},
+			},
+			setup: func(t *testing.T, b string) {
 				symlink(t, b+"/elsewhere", b+"/sole-1000")
 				notMine(t, b+"/sole-1000")
-				return b + "/sole-1000/x"
 			},
-			perm: 0o700, euid: -1,
-			wantErr: func(t *testing.T, b string) string {
+			make: "$B/sole-1000/x", perm: 0o700, euid: -1,
+			wantErrFunc: func(t *testing.T, b string) string {
 				owner := ownerOf(t, b+"/sole-1000")
 				return "lock " + b + "/sole-1000: is a symlink owned by uid " + strconv.Itoa(owner) + ", not root; refusing to follow it"
 			},
 		},
-		{
-			name: "bad/symlink-planted-as-leaf",
-			setup: func(t *testing.T, b string) string {
-				mkdirs(t, b+"/u", 0o700)
-				mkdirs(t, b+"/elsewhere", 0o700)
+		"bad/symlink-planted-as-leaf": {
+			dirs: []fixtureDir{
+				{path: "/u", mode: 0o700},
+				{path: "/elsewhere", mode: 0o700},
+			},
+			setup: func(t *testing.T, b string) {
 				symlink(t, b+"/elsewhere", b+"/u/x")
 				notMine(t, b+"/u/x")
-				return b + "/u/x"
 			},
-			perm: 0o700, euid: -1,
-			wantErr: func(t *testing.T, b string) string {
+			make: "$B/u/x", perm: 0o700, euid: -1,
+			wantErrFunc: func(t *testing.T, b string) string {
 				owner := ownerOf(t, b+"/u/x")
 				return "lock " + b + "/u/x: is a symlink owned by uid " + strconv.Itoa(owner) + ", not root; refusing to follow it"
 			},
 		},
-		{
-			name: "bad/root-owned-symlink-to-hostile-dir",
+		"bad/root-owned-symlink-to-hostile-dir": {
 			root: true,
-			setup: func(t *testing.T, b string) string {
-				mkdirs(t, b+"/bad", 0o777)
+			dirs: []fixtureDir{
+				{path: "/bad", mode: 0o777},
+			},
+			setup: func(t *testing.T, b string) {
 				symlink(t, "bad", b+"/link")
-				return b + "/link/x"
 			},
-			perm: 0o700, euid: -1,
-			wantErr: func(t *testing.T, b string) string {
-				return "lock " + b + "/bad: is world-writable without the sticky bit"
-			},
+			make: "$B/link/x", perm: 0o700, euid: -1,
+			wantErr: "lock $B/bad: is world-writable without the sticky bit",
 		},
-		{
-			name: "bad/root-owned-symlink-loop",
+		"bad/root-owned-symlink-loop": {
 			root: true,
-			setup: func(t *testing.T, b string) string {
+			setup: func(t *testing.T, b string) {
 				symlink(t, "loop", b+"/loop")
-				return b + "/loop/x"
 			},
-			perm: 0o700, euid: -1,
-			wantErr: func(t *testing.T, b string) string {
-				return "lock " + b + "/loop: too many levels of symbolic links"
-			},
+			make: "$B/loop/x", perm: 0o700, euid: -1,
+			wantErr: "lock $B/loop: too many levels of symbolic links",
 		},
-		{
-			name: "bad/regular-file",
-			setup: func(t *testing.T, b string) string {
+		"bad/regular-file": {
+			setup: func(t *testing.T, b string) {
 				if err := os.WriteFile(b+"/sole-1000", nil, 0o600); err != nil {
 					t.Fatal(err)
 				}
-				return b + "/sole-1000/x"
 			},
-			perm: 0o700, euid: -1,
-			wantErr: func(t *testing.T, b string) string {
-				return "lock " + b + "/sole-1000: is a regular file, not a directory"
-			},
+			make: "$B/sole-1000/x", perm: 0o700, euid: -1,
+			wantErr: "lock $B/sole-1000: is a regular file, not a directory",
 		},
-		{
-			name: "bad/fifo-as-leaf",
-			setup: func(t *testing.T, b string) string {
+		"bad/fifo-as-leaf": {
+			setup: func(t *testing.T, b string) {
 				if err := syscall.Mkfifo(b+"/x", 0o600); err != nil {
 					t.Fatal(err)
 				}
-				return b + "/x"
 			},
-			perm: 0o700, euid: -1,
-			wantErr: func(t *testing.T, b string) string {
-				return "lock " + b + "/x: is not a directory"
-			},
+			make: "$B/x", perm: 0o700, euid: -1,
+			wantErr: "lock $B/x: is not a directory",
 		},
-		{
-			name: "bad/control-characters-quoted",
-			setup: func(t *testing.T, b string) string {
+		"bad/control-characters-quoted": {
+			setup: func(t *testing.T, b string) {
 				if err := os.WriteFile(b+"/a\nb", nil, 0o600); err != nil {
 					t.Fatal(err)
 				}
-				return b + "/a\nb/x"
 			},
-			perm: 0o700, euid: -1,
-			wantErr: func(t *testing.T, b string) string {
+			make: "$B/a\nb/x", perm: 0o700, euid: -1,
+			wantErrFunc: func(t *testing.T, b string) string {
 				return "lock " + strconv.Quote(b+"/a\nb") + ": is a regular file, not a directory"
 			},
 		},
-		{
-			name:  "bad/relative",
-			setup: func(t *testing.T, b string) string { return "run/sole/x" },
-			perm:  0o755, euid: -1,
-			wantErr: func(t *testing.T, b string) string {
-				return "lock run/sole/x: is not an absolute path"
-			},
+		"bad/relative": {
+			make: "run/sole/x", perm: 0o755, euid: -1,
+			wantErr: "lock run/sole/x: is not an absolute path",
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
 			if tt.root {
 				testenv.NeedRoot(t, "to chown its fixtures")
 			}
 			b := t.TempDir()
-			dir := tt.setup(t, b)
-			want := ""
-			if tt.wantErr != nil {
-				want = tt.wantErr(t, b)
+			for _, d := range tt.dirs {
+				mkdirs(t, b+d.path, d.mode)
+				if d.owner != 0 {
+					chown(t, b+d.path, d.owner)
+				}
+			}
+			if tt.setup != nil {
+				tt.setup(t, b)
+			}
+			dir := strings.ReplaceAll(tt.make, "$B", b)
+			want := strings.ReplaceAll(tt.wantErr, "$B", b)
+			if tt.wantErrFunc != nil {
+				want = tt.wantErrFunc(t, b)
 			}
 			var err error
 			if tt.euid < 0 {
