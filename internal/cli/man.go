@@ -116,22 +116,8 @@ func (p *Program) Man(w io.Writer, m ManInfo) {
 	}
 	r.paragraphs(m.ExitStatus, ".PP")
 
-	if len(m.Environment) > 0 {
-		r.macro("SH", "ENVIRONMENT")
-		for _, e := range m.Environment {
-			r.line(".TP")
-			r.line(`\fB` + r.esc(e.Name) + `\fR`)
-			r.paragraphs(e.Text, "")
-		}
-	}
-	if len(m.Files) > 0 {
-		r.macro("SH", "FILES")
-		for _, e := range m.Files {
-			r.line(".TP")
-			r.line(`\fI` + r.esc(e.Name) + `\fR`)
-			r.paragraphs(e.Text, "")
-		}
-	}
+	r.entries("ENVIRONMENT", `\fB`, m.Environment) // variables in bold
+	r.entries("FILES", `\fI`, m.Files)             // paths in italics
 	if len(m.Examples) > 0 {
 		r.macro("SH", "EXAMPLES")
 		for _, e := range m.Examples {
@@ -392,4 +378,19 @@ func (r *roff) exitCode(e ExitCode) {
 	r.line(".TP")
 	r.line(`\fB` + r.esc(code) + `\fR`)
 	r.paragraphs(meaning, "")
+}
+
+// entries writes the section title of tagged paragraphs, one for each
+// entry, its name in font (\fB bold, \fI italics); nothing when there
+// are none.
+func (r *roff) entries(title, font string, es []ManEntry) {
+	if len(es) == 0 {
+		return
+	}
+	r.macro("SH", title)
+	for _, e := range es {
+		r.line(".TP")
+		r.line(font + r.esc(e.Name) + `\fR`)
+		r.paragraphs(e.Text, "")
+	}
 }
