@@ -6,14 +6,17 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
 	goruntime "runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/solehq/sole/internal/cli"
+	"github.com/solehq/sole/internal/envfile"
 	"github.com/solehq/sole/internal/report"
 	"github.com/solehq/sole/pidlock"
 )
@@ -54,6 +57,13 @@ type runOpts struct {
 	service     bool
 	maxTime     time.Duration
 	killAfter   time.Duration
+	envFile     string // --env-file: KEY=VALUE lines added to COMMAND's environment
+	workdir     string // --workdir: COMMAND's working directory ("" is sole's)
+	logDir      string // --log-dir (with --service): where COMMAND's output goes
+
+	// env is COMMAND's environment: sole's, with --env-file's variables
+	// over it (commandEnv). execute starts COMMAND with it, in workdir.
+	env []string
 
 	// signalsReady is closed once sole catches the signals it forwards;
 	// execute waits for it before COMMAND starts.
@@ -83,6 +93,9 @@ func newRunFlags() (*flag.FlagSet, *runOpts) {
 	cli.Alias(fs, "E", "conflict-exit-code")
 	cli.Alias(fs, "o", "no-inherit")
 	cli.Alias(fs, "k", "kill-after")
+	fs.StringVar(&o.envFile, "env-file", "", "add the KEY=VALUE lines of `FILE` to COMMAND's environment (systemd's EnvironmentFile= syntax)")
+	fs.StringVar(&o.workdir, "workdir", "", "run COMMAND in `DIR`; a relative COMMAND path is taken from there, as env -C does")
+	fs.StringVar(&o.logDir, "log-dir", "", "with --service: write COMMAND's output to rotated files in `DIR` (default %ProgramData%\\sole\\NAME)")
 	fs.BoolVar(&o.service, "service", false, "Windows: run as a service of the service control manager (sole install sets it)")
 	return fs, o
 }
@@ -102,8 +115,10 @@ func runMain(c *cli.Command, args []string, stdout, stderr io.Writer) int {
 		return c.UsageError(stderr, "missing COMMAND")
 	case set["timeout"] && !o.wait:
 		return c.UsageError(stderr, "--timeout needs --wait")
-	case set["stop-timeout"] && !o.replace:
-		return c.UsageError(stderr, "--stop-timeout needs --replace")
+	case set["stop-timeout"] && !o.replace && !o.service:
+		return c.UsageError(stderr, "--stop-timeout needs --replace (or --service)")
+	case set["log-dir"] && !o.service:
+		return c.UsageError(stderr, "--log-dir needs --service: outside a Windows service, COMMAND's output goes where sole's goes (the journal under systemd)")
 	case set["kill-after"] && !set["max-time"]:
 		return c.UsageError(stderr, "--kill-after needs --max-time")
 	case o.wait && o.replace:
@@ -131,9 +146,12 @@ func runMain(c *cli.Command, args []string, stdout, stderr io.Writer) int {
 	}
 	o.signalsReady = sigsReady
 
-	// Find the command before touching the lock: a typo must not disturb
-	// anything.
-	path, err := lookPath(argv[0])
+	// Find the command and read the environment file before touching the
+	// lock: a typo must not disturb anything.
+	if code, ok := o.prepare(stderr); !ok {
+		return code
+	}
+	path, err := lookPath(o.inWorkdir(argv[0]))
 	if err != nil {
 		fmt.Fprintf(stderr, "sole: %s: %v\n", cli.Quote(argv[0]), err)
 		if errors.Is(err, errNotFound) {
@@ -177,6 +195,51 @@ func runMain(c *cli.Command, args []string, stdout, stderr io.Writer) int {
 		<-sigsReady
 	}
 	return execute(l, path, argv, o, sigs, stderr)
+}
+
+// prepare checks --workdir and reads --env-file into o.env.
+func (o *runOpts) prepare(stderr io.Writer) (int, bool) {
+	if o.workdir != "" {
+		st, err := os.Stat(o.workdir)
+		if err == nil && !st.IsDir() {
+			err = &fs.PathError{Op: "chdir", Path: o.workdir, Err: errors.New("not a directory")}
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "sole: --workdir: %s\n", cli.OneLine(err.Error()))
+			return cli.ExitCantExec, false
+		}
+	}
+	if o.envFile == "" {
+		return 0, true
+	}
+	vars, err := envfile.ReadFile(o.envFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "sole: --env-file: %s\n", cli.OneLine(err.Error()))
+		if errors.Is(err, fs.ErrNotExist) {
+			return cli.ExitNotFound, false
+		}
+		return cli.ExitUsage, false
+	}
+	o.env = append(os.Environ(), vars...)
+	return 0, true
+}
+
+// inWorkdir returns a relative command path containing a separator as
+// seen from --workdir, as env -C does; a bare name is looked up in PATH.
+func (o *runOpts) inWorkdir(cmd string) string {
+	if o.workdir == "" || filepath.IsAbs(cmd) || !strings.ContainsRune(cmd, filepath.Separator) && !strings.ContainsRune(cmd, '/') {
+		return cmd
+	}
+	return filepath.Join(o.workdir, cmd)
+}
+
+// environ is COMMAND's environment before sole's own adjustments: sole's,
+// with --env-file's variables added.
+func (o *runOpts) environ() []string {
+	if o.env != nil {
+		return o.env
+	}
+	return os.Environ()
 }
 
 // errInterrupted ends a wait that a signal cancelled.

@@ -86,7 +86,7 @@ func execute(l *pidlock.Lock, path string, argv []string, o *runOpts, sigs <-cha
 	// command's environment and readiness is reported once the command runs
 	// under the lock.
 	notifySocket := os.Getenv("NOTIFY_SOCKET")
-	env := os.Environ()
+	env := o.environ()
 	var watchdog time.Duration
 	if notifySocket != "" {
 		// A WATCHDOG_USEC or WATCHDOG_PID that does not parse means no watchdog.
@@ -117,7 +117,7 @@ func execute(l *pidlock.Lock, path string, argv []string, o *runOpts, sigs <-cha
 	if o.signalsReady != nil {
 		<-o.signalsReady
 	}
-	pid, wait, err := children.start(func() (int, error) { return startCommand(path, argv, env, inherit, attr) })
+	pid, wait, err := children.start(func() (int, error) { return startCommand(path, argv, env, o.workdir, inherit, attr) })
 	if err != nil {
 		restoreTTY(tty)
 		l.Unlock()
@@ -271,14 +271,14 @@ func execute(l *pidlock.Lock, path string, argv []string, o *runOpts, sigs <-cha
 // socket systemd passed) pass through, as before. A file that is
 // executable but not a binary or a #! script (exec's ENOEXEC) is run by
 // /bin/sh, as the shell and execvp(3) do.
-func startCommand(path string, argv, env []string, inherit int, attr *syscall.SysProcAttr) (int, error) {
+func startCommand(path string, argv, env []string, dir string, inherit int, attr *syscall.SysProcAttr) (int, error) {
 	if inherit >= 0 {
 		if _, err := unix.FcntlInt(uintptr(inherit), unix.F_SETFD, 0); err != nil {
 			return 0, err
 		}
 		defer unix.FcntlInt(uintptr(inherit), unix.F_SETFD, unix.FD_CLOEXEC)
 	}
-	pa := &syscall.ProcAttr{Env: env, Files: []uintptr{0, 1, 2}, Sys: attr}
+	pa := &syscall.ProcAttr{Dir: dir, Env: env, Files: []uintptr{0, 1, 2}, Sys: attr}
 	pid, err := syscall.ForkExec(path, argv, pa)
 	if err == syscall.ENOEXEC {
 		pid, err = syscall.ForkExec("/bin/sh", append([]string{"sh", path}, argv[1:]...), pa)

@@ -69,6 +69,10 @@ type systemdData struct {
 	Environment        []string
 	WorkingDirectory   string
 	RunAs              string
+	Group              string
+	EnvironmentFile    string
+	Restart            string
+	Harden             []string // sandboxing lines, nil without Harden
 }
 
 // SystemdUnit renders d (after WithDefaults) as a systemd service unit, or
@@ -96,6 +100,15 @@ func SystemdUnit(d Description) ([]byte, error) {
 		ExitAlreadyRunning: ExitAlreadyRunning,
 		WorkingDirectory:   escapeSpecifiers(d.WorkingDirectory),
 		RunAs:              d.RunAs,
+		Group:              d.Group,
+		EnvironmentFile:    escapeSpecifiers(d.EnvFile),
+		Restart:            restartSetting(d.Restart),
+	}
+	if d.WindowsAccount() {
+		return nil, fieldErr("run as", "%s is a Windows service account; systemd wants a user name", show(d.RunAs))
+	}
+	if d.Harden {
+		data.Harden = hardenSettings
 	}
 	if d.wrapsSoleRun() {
 		data.KillMode = "mixed"

@@ -114,6 +114,24 @@ type Description struct {
 	// the name "does not match strict user/group name rules".) Not allowed
 	// with User.
 	RunAs string
+	// Group optionally names the group a system service runs as (systemd
+	// Group=, launchd GroupName), with the rules of RunAs; it needs RunAs.
+	// Empty means the user's primary group.
+	Group string
+	// EnvFile is optionally the absolute path of a file of KEY=VALUE lines
+	// for the program's environment, read when the service starts:
+	// systemd's EnvironmentFile=; on the other managers the program's
+	// `run` reads it (ManagerArgs adds --env-file). A missing file fails
+	// the start. Env's variables come first; the file's win.
+	EnvFile string
+	// Restart is the restart policy: "on-failure" (the default: restart
+	// after a non-zero exit, a signal or a watchdog timeout, never after
+	// exit status 75), "always" (also after a clean exit) or "no".
+	Restart string
+	// Harden runs the service under systemd's sandboxing options (see
+	// HardenSettings), with a StateDirectory= and LogsDirectory= named
+	// Name for what it writes. systemd only.
+	Harden bool
 	// Watchdog is systemd's WatchdogSec=; 0 means no watchdog.
 	Watchdog time.Duration
 	// StopTimeout is how long the program has to exit after SIGTERM
@@ -148,7 +166,11 @@ const (
 	DefaultStartLimitBurst    = 5
 	DefaultStartLimitInterval = 60 * time.Second
 	DefaultNotifyAccess       = "main"
+	DefaultRestart            = "on-failure"
 )
+
+// Restart policies (Description.Restart).
+var RestartPolicies = []string{"on-failure", "always", "no"}
 
 // MaxNameLen is the longest Name allowed, in bytes.
 const MaxNameLen = 200
@@ -159,7 +181,7 @@ const ExitAlreadyRunning = cli.ExitAlreadyRunning
 
 // WithDefaults returns d with each zero optional field replaced by its
 // default: StopTimeout, StartTimeout, RestartSec, StartLimitBurst,
-// StartLimitInterval and NotifyAccess. It does not validate, and does not
+// StartLimitInterval, NotifyAccess and Restart. It does not validate, and does not
 // touch LogDir, whose default depends on a home directory (LaunchdLogDir).
 // The renderers call it themselves.
 func (d Description) WithDefaults() Description {
@@ -180,6 +202,9 @@ func (d Description) WithDefaults() Description {
 	}
 	if d.NotifyAccess == "" {
 		d.NotifyAccess = DefaultNotifyAccess
+	}
+	if d.Restart == "" {
+		d.Restart = DefaultRestart
 	}
 	return d
 }
@@ -265,8 +290,45 @@ func (d *Description) Validate() error {
 		if d.User {
 			return fieldErr("run as", "a per-user service runs as its user; RunAs is for system services")
 		}
-		if err := checkUserName(d.RunAs); err != nil {
+		if !d.WindowsAccount() {
+			if err := checkUserName("run as", d.RunAs); err != nil {
+				return err
+			}
+		}
+	}
+	if d.Group != "" {
+		if d.RunAs == "" {
+			return fieldErr("group", "a group needs a user to run as (USER:GROUP)")
+		}
+		if err := checkUserName("group", d.Group); err != nil {
 			return err
+		}
+	}
+	if d.EnvFile != "" {
+		if err := checkPath("env file", d.EnvFile); err != nil {
+			return err
+		}
+		if strings.HasSuffix(d.EnvFile, " ") || strings.HasSuffix(d.EnvFile, `\`) {
+			return fieldErr("env file", "%s ends in a space or a backslash, which systemd's EnvironmentFile= cannot hold", show(d.EnvFile))
+		}
+	}
+	switch d.Restart {
+	case "", "on-failure", "always", "no":
+	default:
+		return fieldErr("restart", "%s: want on-failure, always or no", show(d.Restart))
+	}
+	if d.Harden {
+		if d.User {
+			return fieldErr("harden", "the sandboxing options are for system services; a per-user service cannot drop privileges it does not have")
+		}
+		paths := []struct{ field, p string }{{"exec", d.Exec}, {"working directory", d.WorkingDirectory}}
+		if cmd := d.wrappedCommand(); cmd != "" {
+			paths = append(paths, struct{ field, p string }{"command", cmd})
+		}
+		for _, p := range paths {
+			if err := checkHardenPath(p.field, p.p); err != nil {
+				return err
+			}
 		}
 	}
 	if d.LogDir != "" {
@@ -409,8 +471,10 @@ func checkPath(field, p string) error {
 
 // checkUserName applies systemd's strict user name rules
 // (valid_user_group_name without VALID_USER_RELAX).
-func checkUserName(s string) error {
-	const field = "run as"
+func checkUserName(field, s string) error {
+	if s == "" {
+		return fieldErr(field, "empty")
+	}
 	if len(s) > 31 {
 		return fieldErr(field, "%s is %d bytes long, more than 31", show(s), len(s))
 	}
@@ -485,6 +549,16 @@ func SoleRunArgs(name string, user, windowsService bool, health string, argv []s
 	}
 	args = append(args, "--")
 	return append(args, argv...)
+}
+
+// wrappedCommand is the program that a `sole run` wrapper runs (the
+// first word after "--"), or "" when d is not one.
+func (d *Description) wrappedCommand() string {
+	if !d.wrapsSoleRun() {
+		return ""
+	}
+	i := slices.Index(d.Args, "--")
+	return d.Args[i+1]
 }
 
 // wrapsSoleRun reports whether d's arguments are what SoleRunArgs returns

@@ -709,12 +709,12 @@ func TestLaunchdHome(t *testing.T) {
 func TestWithDefaults(t *testing.T) {
 	got := Description{Name: "a"}.WithDefaults()
 	want := Description{Name: "a", StopTimeout: 30 * time.Second, StartTimeout: 90 * time.Second,
-		RestartSec: time.Second, StartLimitBurst: 5, StartLimitInterval: 60 * time.Second, NotifyAccess: "main"}
+		RestartSec: time.Second, StartLimitBurst: 5, StartLimitInterval: 60 * time.Second, NotifyAccess: "main", Restart: "on-failure"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("defaults\n%+v\nwant\n%+v", got, want)
 	}
 	set := Description{Name: "a", StopTimeout: 1, StartTimeout: 2, RestartSec: 3, StartLimitBurst: 4,
-		StartLimitInterval: 5, NotifyAccess: "all", Watchdog: 6}
+		StartLimitInterval: 5, NotifyAccess: "all", Watchdog: 6, Restart: "always"}
 	if got := set.WithDefaults(); !reflect.DeepEqual(got, set) {
 		t.Errorf("WithDefaults changed set fields: %+v", got)
 	}
