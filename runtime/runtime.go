@@ -96,6 +96,29 @@ type Config struct {
 	// (systemd WatchdogSec=); the runtime then feeds it while Checker.Check
 	// passes.
 	Watchdog time.Duration
+	// The service options below are those of `sole install` and `sole
+	// package` (--run-as, --workdir, --env-file, --restart,
+	// --restart-delay, --harden, --log-dir; see docs/cli.md). They are
+	// written into the service definition by `PROG install`, whose
+	// command line may override each one.
+	//
+	// RunAs is USER[:GROUP] for a system service (on Windows LocalService,
+	// NetworkService or NT SERVICE\NAME).
+	RunAs string
+	// Workdir is the working directory. Default "/".
+	Workdir string
+	// EnvFile is a file of KEY=VALUE lines (systemd's EnvironmentFile=
+	// syntax) read when the service starts.
+	EnvFile string
+	// Restart is on-failure (the default), always or no; RestartDelay the
+	// pause before a restart (default 1s).
+	Restart      string
+	RestartDelay time.Duration
+	// Harden runs the service under systemd's sandboxing options, with a
+	// state and a logs directory (docs/systemd.md).
+	Harden bool
+	// LogDir is where launchd writes the program's output.
+	LogDir string
 	// ReadyStatus is the STATUS= sent with READY=1. Default "running".
 	ReadyStatus string
 	// Logger receives the runtime's log lines. Default: chosen for where
