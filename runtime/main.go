@@ -2,14 +2,17 @@ package runtime
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"sync/atomic"
 	"syscall"
 
 	"github.com/solehq/sole/internal/cli"
+	"github.com/solehq/sole/internal/envfile"
 	"github.com/solehq/sole/internal/unit"
 )
 
@@ -45,16 +48,24 @@ func main(cfg Config, app App, args []string, stdout, stderr io.Writer) int {
 func commands(cfg Config, app App) *cli.Program {
 	run := &cli.Command{
 		Name:  "run",
-		Usage: "run",
+		Usage: "run [--env-file FILE] [--workdir DIR]",
 		Short: "Run the service (in the foreground when started by hand).",
 		Help: `Run the service in the foreground: logs go to stderr, Ctrl-C stops it
 gracefully and a second Ctrl-C forces. Started by a service manager, it
-runs as its service. With no command, the program runs this one.`,
+runs as its service. With no command, the program runs this one.
+--env-file and --workdir are what launchd and Windows services are given
+for the options of the same names (systemd applies them itself).`,
+		Flags: func() *flag.FlagSet { fs, _ := runFlags(); return fs },
 		Run: func(c *cli.Command, args []string, stdout, stderr io.Writer) int {
-			if code, ok := c.Parse(cli.NewFlagSet("run"), args, stdout, stderr); !ok {
+			fs, o := runFlags()
+			if code, ok := c.Parse(fs, args, stdout, stderr); !ok {
 				return code
-			} else if len(args) != 0 {
+			} else if fs.NArg() != 0 {
 				return c.UsageError(stderr, "takes no arguments")
+			}
+			if err := o.apply(); err != nil {
+				fmt.Fprintf(stderr, "%s: %v\n", cfg.Name, err)
+				return cli.ExitFailure
 			}
 			return exitCode(runService(cfg, app), stderr)
 		},
@@ -80,6 +91,41 @@ runs as its service. With no command, the program runs this one.`,
 		Version:  func() string { return cli.BuildVersion("") },
 		Footer:   "Exit codes: 0 after a clean stop, 75 when another instance runs, 64 for a bad\ncommand line, 1 for any other failure; status exits 0 running, 1 dead with a\nrecord left, 3 not running, 4 unknown.\n",
 	}
+}
+
+// runOptions are run's options: what the service manager could not apply.
+type runOptions struct{ envFile, workdir string }
+
+func runFlags() (*flag.FlagSet, *runOptions) {
+	o := new(runOptions)
+	fs := cli.NewFlagSet("run")
+	fs.StringVar(&o.envFile, "env-file", "", "add the KEY=VALUE lines of `FILE` to the environment first")
+	fs.StringVar(&o.workdir, "workdir", "", "change to `DIR` first")
+	return fs, o
+}
+
+// apply changes to the working directory and sets the environment file's
+// variables, before anything else runs.
+func (o *runOptions) apply() error {
+	if o.workdir != "" {
+		if err := os.Chdir(o.workdir); err != nil {
+			return fmt.Errorf("--workdir: %w", err)
+		}
+	}
+	if o.envFile == "" {
+		return nil
+	}
+	vars, err := envfile.ReadFile(o.envFile)
+	if err != nil {
+		return fmt.Errorf("--env-file: %w", err)
+	}
+	for _, kv := range vars {
+		k, v, _ := strings.Cut(kv, "=")
+		if err := os.Setenv(k, v); err != nil {
+			return fmt.Errorf("--env-file: %s: %w", k, err)
+		}
+	}
+	return nil
 }
 
 // exitCode maps Run's error to the exit status.

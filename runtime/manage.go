@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
 
 	"github.com/solehq/sole/internal/cli"
 	"github.com/solehq/sole/internal/report"
@@ -14,8 +15,11 @@ import (
 
 // manageCommands are the commands that manage the program as a service.
 var manageCommands = []manageCommand{
-	{"install", "install [--user] [--print]", `Register the program as a service that runs it with "run", and enable it.
-Installing again with the same settings changes nothing.`},
+	{"install", "install [--user] [--print] [--run-as USER[:GROUP]] [--workdir DIR] [--env-file FILE]\n" +
+		"                [--restart on-failure|always|no] [--restart-delay DUR] [--start-timeout DUR]\n" +
+		"                [--stop-timeout DUR] [--harden] [--log-dir DIR]", `Register the program as a service that runs it with "run", and enable it.
+Installing again with the same settings changes nothing. The options
+override the program's own settings (runtime.Config) of the same names.`},
 	{"uninstall", "uninstall [--user]", "Stop and disable the service and remove its definition."},
 	{"start", "start [--user]", "Start the service; returns once it holds its lock and is ready."},
 	{"stop", "stop [--user]", "Stop the service."},
@@ -31,11 +35,14 @@ type manageCommand struct{ name, usage, help string }
 // command is the entry of m in the program's command table.
 func (m manageCommand) command(cfg Config) *cli.Command {
 	var user, print bool
+	var opts unit.Options
 	flags := func() *flag.FlagSet {
 		fs := cli.NewFlagSet(m.name)
 		fs.BoolVar(&user, "user", false, "a per-user service (systemd --user, a LaunchAgent)")
 		if m.name == "install" {
 			fs.BoolVar(&print, "print", false, "print the service definition instead of installing it")
+			opts = cfg.options()
+			opts.Register(fs, "/")
 		}
 		return fs
 	}
@@ -52,17 +59,17 @@ func (m manageCommand) command(cfg Config) *cli.Command {
 			if len(rest) != 0 {
 				return c.UsageError(stderr, fmt.Sprintf("takes no arguments, got %q", rest[0]))
 			}
-			return manage(cfg, m.name, user, print, stdout, stderr)
+			return manage(cfg, m.name, user, print, opts, stdout, stderr)
 		},
 	}
 }
 
 // manage runs install, uninstall, start, stop, restart and status for the
 // program itself.
-func manage(cfg Config, cmd string, user, print bool, stdout, stderr io.Writer) int {
+func manage(cfg Config, cmd string, user, print bool, opts unit.Options, stdout, stderr io.Writer) int {
 	switch cmd {
 	case "install":
-		d, err := cfg.description(user)
+		d, err := cfg.description(user, opts)
 		if err == nil {
 			err = svcmgr.Apply(d, print, stdout)
 		}
@@ -123,21 +130,39 @@ func (cfg Config) statusLock(user bool) (*pidlock.Lock, error) {
 
 // description is the service definition of this program: it runs itself
 // with "run".
-func (cfg Config) description(user bool) (unit.Description, error) {
+func (cfg Config) description(user bool, opts unit.Options) (unit.Description, error) {
 	exe, err := svcmgr.Self()
 	if err != nil {
 		return unit.Description{}, err
 	}
 	cfg = cfg.withDefaults()
 	d := unit.Description{
-		Name:         cfg.Name,
-		Description:  cfg.Description,
-		Exec:         exe,
-		Args:         []string{"run"},
-		User:         user,
-		Watchdog:     cfg.Watchdog,
-		StartTimeout: cfg.StartTimeout,
-		StopTimeout:  cfg.StopTimeout,
-	}.WithDefaults()
+		Name:        cfg.Name,
+		Description: cfg.Description,
+		Exec:        exe,
+		Args:        []string{"run"},
+		User:        user,
+		Watchdog:    cfg.Watchdog,
+	}
+	for _, p := range []*string{&opts.Workdir, &opts.EnvFile, &opts.LogDir} {
+		if *p != "" {
+			if *p, err = filepath.Abs(*p); err != nil {
+				return d, err
+			}
+		}
+	}
+	opts.Apply(&d)
+	d = d.WithDefaults()
 	return d, svcmgr.Check(d)
+}
+
+// options are cfg's service options, the defaults of install's.
+func (cfg Config) options() unit.Options {
+	cfg = cfg.withDefaults()
+	return unit.Options{
+		RunAs: cfg.RunAs, Workdir: cfg.Workdir, EnvFile: cfg.EnvFile,
+		Restart: cfg.Restart, RestartDelay: cfg.RestartDelay,
+		StartTimeout: cfg.StartTimeout, StopTimeout: cfg.StopTimeout,
+		Harden: cfg.Harden, LogDir: cfg.LogDir,
+	}
 }

@@ -5,12 +5,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	goruntime "runtime"
 	"strings"
 	"time"
 
 	"github.com/solehq/sole/internal/cli"
+	"github.com/solehq/sole/internal/envfile"
 	"github.com/solehq/sole/internal/svcmgr"
 	"github.com/solehq/sole/internal/unit"
 	"github.com/solehq/sole/pidlock"
@@ -20,12 +22,17 @@ var installCmd = &cli.Command{
 	Name: "install",
 	Args: cli.ArgCommand,
 	Usage: "install [--name NAME] [--user] [--description TEXT] [--watchdog DUR --health CMD]\n" +
-		"                    [--env K=V]... [--print] -- COMMAND [ARGS...]",
+		"                    [--env K=V]... [--run-as USER[:GROUP]] [--workdir DIR] [--env-file FILE]\n" +
+		"                    [--restart on-failure|always|no] [--restart-delay DUR]\n" +
+		"                    [--start-timeout DUR] [--stop-timeout DUR] [--harden] [--log-dir DIR]\n" +
+		"                    [--print] -- COMMAND [ARGS...]",
 	Help: `Register COMMAND as a service that runs with "sole run" semantics: the
 single-instance lock, readiness reported only once COMMAND runs under it,
 signals forwarded, no restart loop on "already running" (exit 75).
 Installing again with the same settings changes nothing; with other
 settings the definition is updated and the service manager reloaded.
+COMMAND runs in the directory sole install ran in unless --workdir says
+otherwise, so relative paths in ARGS mean what they meant when typed.
 --print writes the definition to stdout and touches nothing.`,
 	Short: "Register COMMAND as a service run with \"sole run\" semantics.",
 	Flags: func() *flag.FlagSet { fs, _ := newInstallFlags(); return fs },
@@ -37,6 +44,7 @@ type installOpts struct {
 	user, print               bool
 	watchdog                  time.Duration
 	env                       multiFlag
+	svc                       unit.Options
 }
 
 type multiFlag []string
@@ -53,6 +61,7 @@ func newInstallFlags() (*flag.FlagSet, *installOpts) {
 	fs.DurationVar(&o.watchdog, "watchdog", 0, "systemd watchdog interval `DUR`; needs --health")
 	fs.StringVar(&o.health, "health", "", "shell `CMD` whose success means COMMAND is healthy; the watchdog is fed only then")
 	fs.Var(&o.env, "env", "`K=V` for COMMAND's environment (repeatable)")
+	o.svc.Register(fs, "the current directory")
 	fs.BoolVar(&o.print, "print", false, "print the service definition and exit")
 	return fs, o
 }
@@ -130,8 +139,58 @@ func (o *installOpts) unitDescription(argv []string) (unit.Description, error) {
 		User:        o.user,
 		Env:         o.env,
 		Watchdog:    o.watchdog,
-	}.WithDefaults()
+	}
+	o.svc.Apply(&d)
+	if d.WorkingDirectory, err = workdir(o.svc.Workdir, o.svc.Harden); err != nil {
+		return d, err
+	}
+	if d.EnvFile != "" {
+		if d.EnvFile, err = filepath.Abs(d.EnvFile); err != nil {
+			return d, err
+		}
+		if _, err := envfile.ReadFile(d.EnvFile); err != nil {
+			return d, errUsage("--env-file: " + cli.OneLine(err.Error()))
+		}
+	}
+	if d.LogDir != "" {
+		if d.LogDir, err = filepath.Abs(d.LogDir); err != nil {
+			return d, err
+		}
+	}
+	d = d.WithDefaults()
 	return d, svcmgr.Check(d)
+}
+
+// workdir is the service's working directory: --workdir made absolute, by
+// default the current directory, where the relative paths of COMMAND's
+// arguments were typed. A hardened service cannot see /home, /root or
+// /run/user, so the default is refused there with a line that says so.
+func workdir(given string, harden bool) (string, error) {
+	dir := given
+	if dir == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return "", fmt.Errorf("the current directory, the service's default working directory: %w", err)
+		}
+		dir = wd
+		if harden {
+			for _, hidden := range []string{"/home", "/root", "/run/user"} {
+				if dir == hidden || strings.HasPrefix(dir, hidden+"/") {
+					return "", errUsage(fmt.Sprintf("--harden hides %s from the service, so it cannot run in the current directory %s; give --workdir DIR", hidden, cli.Quote(dir)))
+				}
+			}
+		}
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	if st, err := os.Stat(abs); err != nil {
+		return "", errUsage("--workdir: " + cli.OneLine(err.Error()))
+	} else if !st.IsDir() {
+		return "", errUsage(fmt.Sprintf("--workdir: %s is not a directory", cli.Quote(abs)))
+	}
+	return abs, nil
 }
 
 // The commands that act on an installed service.

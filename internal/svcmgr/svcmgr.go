@@ -114,14 +114,21 @@ func Self() (string, error) {
 	return filepath.EvalSymlinks(exe)
 }
 
-// Check validates d for the host's service manager: the rules of package
-// unit for systemd and launchd; on Windows, Install checks what the
-// service control manager needs itself.
+// Check validates d for the host's service manager: it must render (the
+// rules of package unit for systemd and launchd, which refuse what their
+// manager cannot honour), and systemd takes no log directory. On Windows,
+// Install checks what the service control manager needs itself.
 func Check(d unit.Description) error {
-	if goruntime.GOOS == "windows" {
+	switch goruntime.GOOS {
+	case "windows":
 		return nil
+	case "linux":
+		if d.LogDir != "" {
+			return &unit.Error{Field: "log directory", Reason: "systemd keeps a service's output in the journal (journalctl -u NAME); --log-dir is for launchd and Windows"}
+		}
 	}
-	return d.Validate()
+	_, _, err := Definition(d)
+	return err
 }
 
 // Apply installs d, or with print writes its definition to w instead, and

@@ -17,6 +17,10 @@ type launchdData struct {
 	Environment       []launchdEnv
 	WorkingDirectory  string
 	UserName          string
+	GroupName         string
+	KeepAliveAlways   bool // Restart "always": KeepAlive true
+	KeepAliveNever    bool // Restart "no": KeepAlive false
+	ThrottleInterval  int64
 	StandardOutPath   string
 	StandardErrorPath string
 }
@@ -103,6 +107,16 @@ func LaunchdPlist(d Description, home string) ([]byte, error) {
 			return nil, err
 		}
 	}
+	if d.Harden {
+		return nil, fieldErr("harden", "the sandboxing options are systemd's; launchd has no equivalent sole sets")
+	}
+	if d.WindowsAccount() {
+		return nil, fieldErr("run as", "%s is a Windows service account; launchd wants a user name", show(d.RunAs))
+	}
+	args, err := d.ManagerArgs(false)
+	if err != nil {
+		return nil, err
+	}
 	logDir := LaunchdLogDir(d, home)
 	data := launchdData{
 		Label:             xmlEscape(LaunchdLabel(d)),
@@ -110,11 +124,15 @@ func LaunchdPlist(d Description, home string) ([]byte, error) {
 		WorkingDirectory:  xmlEscape(d.WorkingDirectory),
 		StandardOutPath:   xmlEscape(path.Join(logDir, d.Name+".out.log")),
 		StandardErrorPath: xmlEscape(path.Join(logDir, d.Name+".err.log")),
+		KeepAliveAlways:   d.Restart == "always",
+		KeepAliveNever:    d.Restart == "no",
+		ThrottleInterval:  max(1, ceilSeconds(d.RestartSec)),
 	}
 	if !d.User {
 		data.UserName = xmlEscape(d.RunAs)
+		data.GroupName = xmlEscape(d.Group)
 	}
-	for _, a := range append([]string{d.Exec}, d.Args...) {
+	for _, a := range append([]string{d.Exec}, args...) {
 		data.ProgramArguments = append(data.ProgramArguments, xmlEscape(a))
 	}
 	for _, kv := range d.Env {

@@ -295,6 +295,9 @@ func (d *Description) Validate() error {
 				return err
 			}
 		}
+		if d.RunAs == "nobody" || d.Group == "nogroup" || d.Group == "nobody" {
+			return fieldErr("run as", "nobody and nogroup are shared by unrelated programs, which systemd calls \"not safe\"; give the service a user of its own (a package creates it)")
+		}
 	}
 	if d.Group != "" {
 		if d.RunAs == "" {

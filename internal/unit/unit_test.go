@@ -83,6 +83,17 @@ func goldenCases() []goldenCase {
 			},
 		},
 		{
+			// The service options of issue 10, without --harden (systemd
+			// only: see TestHarden).
+			name: "service-options",
+			d: Description{
+				Name: "opts", Exec: "/usr/local/bin/sole",
+				Args:  SoleRunArgs("opts", false, false, "", []string{"/srv/app/srv.sh", "--config", "conf.yaml"}),
+				RunAs: "app", Group: "www-data", WorkingDirectory: "/srv/app", EnvFile: "/etc/app/env 100%",
+				Restart: "always", RestartSec: 5 * time.Second, StartTimeout: 20 * time.Second, StopTimeout: 45 * time.Second,
+			},
+		},
+		{
 			// `sole install --name wrapped -- /usr/bin/legacy --port 80`.
 			name: "wrapped",
 			d: Description{
@@ -112,6 +123,10 @@ func moreCases() []goldenCase {
 				Exec: "/home/u/bin/x", Args: nastyArgs, Env: nastyEnv, WorkingDirectory: "/home/u",
 			},
 			home: "/Users/u",
+		},
+		{
+			name: "restart-no",
+			d:    Description{Name: "once", Exec: "/bin/once", Args: []string{"run"}, Restart: "no", RestartSec: 1500 * time.Millisecond, EnvFile: "/etc/once.env"},
 		},
 		{
 			name: "long-name",
@@ -235,6 +250,14 @@ func checkSystemdUnit(d Description, out []byte) error {
 		"Service.TimeoutStartSec": true, "Service.TimeoutStopSec": true, "Service.KillMode": true, "Service.WatchdogSec": true,
 		"Service.RuntimeDirectory": true, "Service.RuntimeDirectoryMode": true, "Service.RuntimeDirectoryPreserve": true, "Service.Environment": true,
 		"Service.WorkingDirectory": true, "Service.User": true, "Install.WantedBy": true,
+		"Service.Group": true, "Service.EnvironmentFile": true,
+	}
+	if d.Harden {
+		allowed["Service.StateDirectory"], allowed["Service.LogsDirectory"] = true, true
+		for _, line := range HardenSettings() {
+			k, _, _ := strings.Cut(line, "=")
+			allowed["Service."+k] = true
+		}
 	}
 	for _, e := range u {
 		if !allowed[e.Section+"."+e.Key] {
@@ -284,7 +307,7 @@ func checkSystemdUnit(d Description, out []byte) error {
 		want("Service", "Type", "notify"),
 		want("Service", "NotifyAccess", dd.NotifyAccess),
 		want("Service", "ExecReload", "/bin/kill -HUP $MAINPID"),
-		want("Service", "Restart", "on-failure"),
+		want("Service", "Restart", dd.Restart),
 		duration("Service", "RestartSec", dd.RestartSec),
 		want("Service", "RestartPreventExitStatus", "75"),
 		duration("Service", "TimeoutStartSec", dd.StartTimeout),
@@ -369,6 +392,18 @@ func checkSystemdUnit(d Description, out []byte) error {
 	if user := u.values("Service", "User"); d.RunAs == "" && len(user) != 0 || d.RunAs != "" && (len(user) != 1 || user[0] != d.RunAs) {
 		return fmt.Errorf("User=%q, want %q", user, d.RunAs)
 	}
+	if group := u.values("Service", "Group"); d.Group == "" && len(group) != 0 || d.Group != "" && (len(group) != 1 || group[0] != d.Group) {
+		return fmt.Errorf("Group=%q, want %q", group, d.Group)
+	}
+	if ef := u.values("Service", "EnvironmentFile"); d.EnvFile == "" {
+		if len(ef) != 0 {
+			return fmt.Errorf("EnvironmentFile=%q, want none", ef)
+		}
+	} else if len(ef) != 1 {
+		return fmt.Errorf("EnvironmentFile=%q", ef)
+	} else if got, err := expandSpecifiers(ef[0], rt); err != nil || got != d.EnvFile {
+		return fmt.Errorf("EnvironmentFile=%s decodes to %q (%v), want %q", ef[0], got, err, d.EnvFile)
+	}
 	wantedBy := "multi-user.target"
 	if d.User {
 		wantedBy = "default.target"
@@ -415,8 +450,22 @@ func parseTimespan(s string) (time.Duration, error) {
 // out from the documentation rather than from the renderer.
 func expectedPlist(d Description, home string) map[string]any {
 	args := []any{d.Exec}
-	for _, a := range d.Args {
+	for i, a := range d.Args {
 		args = append(args, a)
+		if i == 0 && d.EnvFile != "" {
+			args = append(args, "--env-file", d.EnvFile)
+		}
+	}
+	var keepAlive any = map[string]any{"SuccessfulExit": false}
+	switch d.Restart {
+	case "always":
+		keepAlive = true
+	case "no":
+		keepAlive = false
+	}
+	throttle := int64(1)
+	if d.RestartSec > time.Second {
+		throttle = int64((d.RestartSec + time.Second - 1) / time.Second)
 	}
 	stop := d.StopTimeout
 	if stop == 0 {
@@ -434,7 +483,8 @@ func expectedPlist(d Description, home string) map[string]any {
 		"Label":             "sole." + d.Name,
 		"ProgramArguments":  args,
 		"RunAtLoad":         true,
-		"KeepAlive":         map[string]any{"SuccessfulExit": false},
+		"KeepAlive":         keepAlive,
+		"ThrottleInterval":  throttle,
 		"ExitTimeOut":       int64((stop + time.Second - 1) / time.Second),
 		"StandardOutPath":   logDir + "/" + d.Name + ".out.log",
 		"StandardErrorPath": logDir + "/" + d.Name + ".err.log",
@@ -452,6 +502,9 @@ func expectedPlist(d Description, home string) map[string]any {
 	}
 	if d.RunAs != "" && !d.User {
 		m["UserName"] = d.RunAs
+	}
+	if d.Group != "" && !d.User {
+		m["GroupName"] = d.Group
 	}
 	return m
 }
