@@ -18,11 +18,13 @@ import (
 )
 
 // setRecoveryActions makes the service control manager restart this
-// program's service when its process dies (svcmgr.RecoveryActions with the
-// default limits), if this process is the one the SCM started for the
+// program's service when it fails, by a crash or a non-zero exit code
+// (svcmgr.SetRecovery, what `PROG install` sets, with the default policy
+// and limits), if this process is the one the SCM started for the
 // service and the service has no recovery actions yet: a service
 // installed by other means than `PROG install` (sc create, an MSI, ...)
-// gets them too, and an administrator's own choice (sc failure) is kept.
+// gets them too, and an administrator's own choice (sc failure), or the
+// single no-action of --restart no, is kept.
 // kardianos/service sets recovery actions only in its own Install, which
 // the runtime does not use. A failure, such as a service account without
 // the right to change its own configuration, is logged as a warning: the
@@ -33,7 +35,7 @@ func setRecoveryActions(name string, log *slog.Logger) {
 	case err != nil:
 		log.Warn("cannot set the service's recovery actions; it will not be restarted when it fails", "err", err)
 	case set != "":
-		log.Info("recovery actions set: the service control manager restarts this service when its process dies", "scm_service", set)
+		log.Info("recovery actions set: the service control manager restarts this service when it fails", "scm_service", set)
 	}
 }
 
@@ -62,14 +64,13 @@ func ensureRecoveryActions(name string, pid uint32) (string, error) {
 		return "", nil
 	}
 	// Restart actions need SERVICE_START on the handle that sets them.
-	s, err = openService(m, own, windows.SERVICE_CHANGE_CONFIG|windows.SERVICE_START)
+	s, err = openService(m, own, windows.SERVICE_CHANGE_CONFIG|windows.SERVICE_QUERY_CONFIG|windows.SERVICE_START)
 	if err != nil {
 		return "", err
 	}
 	defer s.Close()
-	actions, reset := svcmgr.RecoveryActions(unit.Description{Name: own})
-	if err := s.SetRecoveryActions(actions, reset); err != nil {
-		return "", fmt.Errorf("service %s: set its recovery actions: %w", own, err)
+	if _, err := svcmgr.SetRecovery(s, unit.Description{Name: own}); err != nil {
+		return "", fmt.Errorf("service %s: %w", own, err)
 	}
 	return own, nil
 }

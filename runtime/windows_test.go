@@ -172,6 +172,7 @@ func underWine() bool {
 }
 
 func TestWindowsDefinition(t *testing.T) {
+	t.Setenv("ProgramData", `C:\ProgramData`) // where the lock directory goes
 	d := unit.Description{
 		Name:        "myd",
 		DisplayName: "My Daemon",
@@ -197,8 +198,9 @@ start type:     automatic
 account:        LocalSystem
 environment:    MYD_ADDR=127.0.0.1:8080
                 MYD_MODE=a b
+directories:    C:\ProgramData\sole\myd (created at install)
 on failure:     restart after 1s, for 5 failures, then no action; the count resets after 60s without a failure
-                (a crash only: a stop with an error exit code, such as "already running", is not restarted)
+                (a crash, or a stop with a non-zero exit code)
 start timeout:  1m30s (how long start waits for SERVICE_RUNNING)
 stop timeout:   30s (how long stop waits for SERVICE_STOPPED)
 watchdog:       none (Windows has no service watchdog; 30s is for systemd)
@@ -244,8 +246,8 @@ func TestWindowsDefinitionRefused(t *testing.T) {
 		want   string
 	}{
 		"user":         {func(d *unit.Description) { d.User = true }, "per-user services are not supported on Windows"},
-		"run as":       {func(d *unit.Description) { d.RunAs = "svc" }, "unit: run as: a Windows service is installed to run as LocalSystem"},
-		"working dir":  {func(d *unit.Description) { d.WorkingDirectory = `C:\svc` }, "unit: working directory: the Windows service control manager has no working directory setting"},
+		"run as":       {func(d *unit.Description) { d.RunAs = "svc" }, `unit: run as: "svc": a Windows service runs as LocalSystem, LocalService, NetworkService or its virtual account`},
+		"working dir":  {func(d *unit.Description) { d.WorkingDirectory = `svc` }, `unit: working directory: "svc" is not an absolute Windows path`},
 		"unix exec":    {func(d *unit.Description) { d.Exec = "/usr/bin/myd" }, `unit: exec: "/usr/bin/myd" is not an absolute Windows path`},
 		"relative":     {func(d *unit.Description) { d.Exec = `myd.exe` }, "is not an absolute Windows path"},
 		"unclean":      {func(d *unit.Description) { d.Exec = `C:\svc\..\myd.exe` }, `is not a clean path (want "C:\\myd.exe")`},
@@ -516,6 +518,10 @@ func TestWindowsServiceLifecycle(t *testing.T) {
 		StopTimeout:  15 * time.Second,
 	}
 	var lockDir string // known once the service ran
+	// Install makes the lock directory where this process's ProgramData
+	// says; under Wine the service's is another (see serviceLock).
+	installDir := filepath.Join(os.Getenv("ProgramData"), "sole", name)
+	t.Cleanup(func() { rmtree.RemoveAll(installDir) })
 	t.Cleanup(func() {
 		if err := uninstall(t, name, lockDir); err != nil && !errors.Is(err, svcmgr.ErrNotInstalled) {
 			t.Errorf("cleanup: uninstall: %v", err)

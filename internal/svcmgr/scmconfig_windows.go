@@ -79,6 +79,16 @@ func isLocalSystem(account string) bool {
 	return account == "" || strings.EqualFold(account, localSystem) || strings.EqualFold(account, `.\`+localSystem)
 }
 
+// sameAccount reports whether the SCM's account cur is want (as
+// WindowsServiceAccount returns it: "" for LocalSystem). Account names
+// are not case-sensitive.
+func sameAccount(cur, want string) bool {
+	if want == "" {
+		return isLocalSystem(cur)
+	}
+	return strings.EqualFold(cur, want)
+}
+
 // updateConfig brings an existing service's configuration to c, touching
 // only what differs, and reports whether anything did.
 func updateConfig(s *mgr.Service, c config) (bool, error) {
@@ -89,12 +99,17 @@ func updateConfig(s *mgr.Service, c config) (bool, error) {
 	changed := false
 	if cur.serviceType != windows.SERVICE_WIN32_OWN_PROCESS || cur.startType != mgr.StartAutomatic ||
 		cur.errorControl != mgr.ErrorNormal || cur.binaryPath != c.binaryPath ||
-		!isLocalSystem(cur.account) || cur.displayName != c.displayName {
+		!sameAccount(cur.account, c.account) || cur.displayName != c.displayName {
 		bin, _ := windows.UTF16PtrFromString(c.binaryPath)
 		disp, _ := windows.UTF16PtrFromString(c.displayName)
 		var account, password *uint16 // nil: unchanged
-		if !isLocalSystem(cur.account) {
-			account, _ = windows.UTF16PtrFromString(localSystem)
+		if !sameAccount(cur.account, c.account) {
+			// The built-in and virtual accounts take an empty password.
+			name := c.account
+			if name == "" {
+				name = localSystem
+			}
+			account, _ = windows.UTF16PtrFromString(name)
 			password, _ = windows.UTF16PtrFromString("")
 		}
 		if err := windows.ChangeServiceConfig(s.Handle, windows.SERVICE_WIN32_OWN_PROCESS, mgr.StartAutomatic,

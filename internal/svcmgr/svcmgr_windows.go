@@ -6,14 +6,19 @@ package svcmgr
 // golang.org/x/sys/windows/svc/mgr.
 //
 // A service is a SERVICE_WIN32_OWN_PROCESS that starts automatically at
-// boot, runs as LocalSystem, and is restarted by the SCM when its process
-// dies (recovery actions; see RecoveryActions). Windows has no unit text:
-// Definition renders what Install configures, for --print. Besides the
-// SCM's own settings, Install writes three values under the service's
-// registry key: Environment (REG_MULTI_SZ, read by the SCM when it starts
-// the process) and SoleStartTimeoutMs and SoleStopTimeoutMs (REG_DWORD,
-// how long Start and Stop wait for the service; the SCM has no such
-// setting).
+// boot, runs as LocalSystem or the account of --run-as (LocalService,
+// NetworkService or its virtual account NT SERVICE\NAME: the accounts
+// that need no password; see account_windows.go), and is restarted by the
+// SCM when it fails (recovery actions; see RecoveryActions). Windows has
+// no unit text: Definition renders what Install configures, for --print.
+// Besides the SCM's own settings, Install writes three values under the
+// service's registry key: Environment (REG_MULTI_SZ, read by the SCM when
+// it starts the process) and SoleStartTimeoutMs and SoleStopTimeoutMs
+// (REG_DWORD, how long Start and Stop wait for the service; the SCM has
+// no such setting). What the SCM has no setting for at all, the working
+// directory and the environment file, goes on the program's command line
+// (see serviceArgs), as do a `sole run` wrapper's stop timeout and log
+// directory.
 //
 // Only mgr calls that Wine 8's SCM implements are needed for the
 // lifecycle: Config and UpdateConfig of package mgr query and set the
@@ -117,11 +122,12 @@ func install(d unit.Description) (bool, error) {
 	switch {
 	case errors.Is(err, windows.ERROR_SERVICE_DOES_NOT_EXIST):
 		s, err = m.CreateService(c.name, c.exec, mgr.Config{
-			ServiceType:  windows.SERVICE_WIN32_OWN_PROCESS,
-			StartType:    mgr.StartAutomatic,
-			ErrorControl: mgr.ErrorNormal,
-			DisplayName:  c.displayName,
-			Description:  c.description,
+			ServiceType:      windows.SERVICE_WIN32_OWN_PROCESS,
+			StartType:        mgr.StartAutomatic,
+			ErrorControl:     mgr.ErrorNormal,
+			DisplayName:      c.displayName,
+			Description:      c.description,
+			ServiceStartName: c.account, // "": LocalSystem; the others take no password
 		}, c.args...)
 		if errors.Is(err, windows.ERROR_SERVICE_MARKED_FOR_DELETE) {
 			return false, fmt.Errorf("%s: create service: it is still marked for deletion; close the programs that have it open (the Services console, say) and try again: %w", c.name, err)
@@ -144,7 +150,12 @@ func install(d unit.Description) (bool, error) {
 	if err != nil {
 		return changed, err
 	}
-	ch, err = setRecovery(s, c)
+	ch, err = setRecovery(s, c.actions, c.resetPeriod)
+	changed = changed || ch
+	if err != nil {
+		return changed, err
+	}
+	ch, err = prepareDirs(c)
 	if err != nil {
 		return changed || ch, err
 	}
