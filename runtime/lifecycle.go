@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -52,6 +53,10 @@ func newLifecycle(cfg Config, app App) (*lifecycle, error) {
 	var opts []pidlock.Option
 	if cfg.Scope != 0 {
 		opts = append(opts, pidlock.WithScope(cfg.Scope))
+	} else if cfg.LockPath == "" && systemLockDirGiven(cfg.Name) {
+		// A system service running as another user (--run-as): its lock
+		// is the system one, in the directory systemd made for it.
+		opts = append(opts, pidlock.WithScope(pidlock.ScopeSystem))
 	}
 	var lock *pidlock.Lock
 	var err error
@@ -72,6 +77,30 @@ func newLifecycle(cfg Config, app App) (*lifecycle, error) {
 		ready:   make(chan struct{}),
 		appDone: make(chan struct{}),
 	}, nil
+}
+
+// systemLockDirGiven reports whether the service manager created the
+// system lock directory of name for this process (systemd's
+// RuntimeDirectory=sole/NAME of a system unit, listed in
+// $RUNTIME_DIRECTORY): the process is then a system service, whichever
+// user it runs as, and takes the system lock that `PROG status` and
+// `sole status` look at.
+func systemLockDirGiven(name string) bool {
+	dirs := os.Getenv("RUNTIME_DIRECTORY")
+	if dirs == "" {
+		return false
+	}
+	l, err := pidlock.Named(name, pidlock.WithScope(pidlock.ScopeSystem))
+	if err != nil {
+		return false
+	}
+	want := filepath.Dir(l.Path())
+	for _, d := range filepath.SplitList(dirs) {
+		if d == want {
+			return true
+		}
+	}
+	return false
 }
 
 // extendEvery is how often the runtime asks systemd for more time while it

@@ -155,6 +155,7 @@ tier_fuzz() {
 	go test -run='^$' -fuzz='^FuzzParseStat$' -fuzztime="$t" ./platform
 	go test -run='^$' -fuzz='^FuzzJSONString$' -fuzztime="$t" ./internal/report
 	go test -run='^$' -fuzz='^FuzzWatchdogInterval$' -fuzztime="$t" ./internal/sdnotify
+	go test -run='^$' -fuzz='^FuzzParse$' -fuzztime="$t" ./internal/envfile
 	go test -run='^$' -fuzz='^FuzzSystemdUnit$' -fuzztime="$t" -fuzzminimizetime=5s ./internal/unit
 	go test -run='^$' -fuzz='^FuzzParseConfig$' -fuzztime="$t" ./cmd/sole-package
 	go test -run='^$' -fuzz='^FuzzParseIDT$' -fuzztime="$t" ./packaging

@@ -6,7 +6,8 @@
 // The syntax, as systemd reads it:
 //
 //   - one assignment per line, KEY=VALUE, with optional spaces around
-//     KEY and before VALUE, and an optional leading "export ";
+//     KEY and before VALUE (no shell "export ": systemd ignores such a
+//     line, so Parse refuses it);
 //   - blank lines, and lines whose first non-blank character is '#' or
 //     ';', are comments;
 //   - VALUE is taken literally up to the end of the line, without its
@@ -93,10 +94,6 @@ func Parse(text string) ([]string, error) {
 			continue
 		}
 		key := p.word()
-		if key == "export" && p.i < len(p.s) && (p.s[p.i] == ' ' || p.s[p.i] == '\t') {
-			p.skipSpaces()
-			key = p.word()
-		}
 		p.skipSpaces()
 		if p.eof() || p.s[p.i] != '=' {
 			return nil, &Error{Line: start, Reason: "want KEY=VALUE"}
