@@ -46,6 +46,36 @@ func pathErr(op, path string, err error) error {
 	return &PathError{Op: op, Path: path, Err: err}
 }
 
+// globalMutexSDDL is the security descriptor of a system-scope mutex:
+// full access for SYSTEM and the administrators, and for every
+// authenticated user and every service (LocalService, NetworkService,
+// NT SERVICE\NAME) the right to wait on it and release it, which is all
+// taking the lock needs. So, as with a lock file on Unix that everyone may
+// open, a service running as LocalService and an administrator's
+// `sole run --name NAME` see each other's lock as "already running"
+// rather than failing with "access denied" on it. Windows applies it only
+// to the process that creates the mutex; the others open it with just
+// those rights (createMutex).
+const globalMutexSDDL = "D:(A;;GA;;;SY)(A;;GA;;;BA)(A;;0x100001;;;AU)(A;;0x100001;;;SU)"
+
+// mutexRights are the rights a lock holder needs on its mutex.
+const mutexRights = windows.SYNCHRONIZE | 0x0001 // MUTEX_MODIFY_STATE
+
+// createMutex creates or opens the lock's mutex, asking only for the
+// rights taking it needs, so that a mutex created by another account
+// (globalMutexSDDL) opens too.
+func createMutex(s Scope, name *uint16) (windows.Handle, error) {
+	var sa *windows.SecurityAttributes
+	if s == ScopeSystem {
+		sd, err := windows.SecurityDescriptorFromString(globalMutexSDDL)
+		if err != nil {
+			return 0, fmt.Errorf("mutex security descriptor: %w", err)
+		}
+		sa = &windows.SecurityAttributes{Length: uint32(unsafe.Sizeof(windows.SecurityAttributes{})), SecurityDescriptor: sd}
+	}
+	return windows.CreateMutexEx(sa, name, 0, mutexRights)
+}
+
 // errBusy is what the mutex thread reports when another owns the mutex.
 var errBusy = errors.New("busy")
 
@@ -94,7 +124,7 @@ func (l *Lock) acquire(ctx context.Context, block bool) (*held, error) {
 		// for as long as the mutex is owned.
 		goruntime.LockOSThread()
 		defer goruntime.UnlockOSThread()
-		m, err := windows.CreateMutex(nil, false, name)
+		m, err := createMutex(l.cfg.scope, name)
 		if m == 0 {
 			result <- err
 			return

@@ -10,10 +10,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/windows"
 )
 
 // The test binary doubles as a lock holder: PIDLOCK_HELPER=hold takes the
@@ -255,4 +258,38 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestGlobalMutexSecurity: a system-scope lock's mutex lets every
+// authenticated user and every service wait on it and release it, so
+// that a service running as LocalService and an administrator see each
+// other's lock as held, not as "access denied". (Under Wine every process
+// has the same token, so only the descriptor itself can be checked.)
+func TestGlobalMutexSecurity(t *testing.T) {
+	name := "sdtest" + strconv.Itoa(os.Getpid())
+	l, err := Named(name, WithScope(ScopeSystem))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.TryLock(); err != nil {
+		t.Fatal(err)
+	}
+	defer l.Unlock()
+	p, _ := windows.UTF16PtrFromString(namedMutexName(ScopeSystem, name))
+	h, err := windows.OpenMutex(windows.READ_CONTROL|windows.SYNCHRONIZE, false, p)
+	if err != nil {
+		t.Fatalf("open the mutex: %v", err)
+	}
+	defer windows.CloseHandle(h)
+	sd, err := windows.GetSecurityInfo(h, windows.SE_KERNEL_OBJECT, windows.DACL_SECURITY_INFORMATION)
+	if err != nil {
+		t.Skipf("GetSecurityInfo on a mutex: %v", err)
+	}
+	got := sd.String()
+	t.Logf("mutex DACL: %s", got)
+	for _, ace := range []string{"(A;;0x100001;;;AU)", "(A;;0x100001;;;SU)"} {
+		if !strings.Contains(got, ace) {
+			t.Errorf("mutex DACL %s lacks %s", got, ace)
+		}
+	}
 }

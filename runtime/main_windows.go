@@ -12,7 +12,7 @@ import (
 // Start is kardianos/service's start hook: it returns only once the app is
 // ready, so SERVICE_RUNNING is reported only then.
 func (p *program) Start(s service.Service) error {
-	setRecoveryActions(p.l.cfg.Name, p.l.log)
+	setRecoveryActions(p.l.cfg, p.l.log)
 	if err := p.l.start(context.Background()); err != nil {
 		return err
 	}

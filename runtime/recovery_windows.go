@@ -29,8 +29,8 @@ import (
 // the runtime does not use. A failure, such as a service account without
 // the right to change its own configuration, is logged as a warning: the
 // service runs, without automatic restarts.
-func setRecoveryActions(name string, log *slog.Logger) {
-	set, err := ensureRecoveryActions(name, uint32(os.Getpid()))
+func setRecoveryActions(cfg Config, log *slog.Logger) {
+	set, err := ensureRecoveryActions(cfg, uint32(os.Getpid()))
 	switch {
 	case err != nil:
 		log.Warn("cannot set the service's recovery actions; it will not be restarted when it fails", "err", err)
@@ -42,7 +42,8 @@ func setRecoveryActions(name string, log *slog.Logger) {
 // ensureRecoveryActions sets the recovery actions of the service whose
 // process pid is, if it has none, and returns the service's name; "" when
 // pid is not a service's process or the service has actions already.
-func ensureRecoveryActions(name string, pid uint32) (string, error) {
+func ensureRecoveryActions(cfg Config, pid uint32) (string, error) {
+	name := cfg.Name
 	h, err := windows.OpenSCManager(nil, nil, windows.SC_MANAGER_CONNECT|windows.SC_MANAGER_ENUMERATE_SERVICE)
 	if err != nil {
 		return "", fmt.Errorf("connect to the service control manager: %w", err)
@@ -69,7 +70,7 @@ func ensureRecoveryActions(name string, pid uint32) (string, error) {
 		return "", err
 	}
 	defer s.Close()
-	if _, err := svcmgr.SetRecovery(s, unit.Description{Name: own}); err != nil {
+	if _, err := svcmgr.SetRecovery(s, unit.Description{Name: own, Restart: cfg.Restart, RestartSec: cfg.RestartDelay}); err != nil {
 		return "", fmt.Errorf("service %s: %w", own, err)
 	}
 	return own, nil
