@@ -25,6 +25,12 @@
 //     TimeoutStopSec= still goes to the whole cgroup. A program built on
 //     sole's runtime runs as the main process itself and keeps the
 //     default.
+//   - SuccessExitStatus=129 130 141 143, with KillMode=mixed: sole exits
+//     128+N when COMMAND dies of signal N, so a COMMAND ended by the
+//     SIGTERM of `systemctl stop` (or by SIGHUP, SIGINT or SIGPIPE) is a
+//     clean end, as systemd counts the death of a main process by those
+//     signals: the unit is not left "failed" after a stop, and
+//     --restart on-failure treats it as the same end.
 //   - StartLimitIntervalSec= and StartLimitBurst= go under [Unit], where
 //     systemd reads them (under [Service] they are an obsolete spelling).
 //   - RuntimeDirectory=sole/NAME, in system units only: the

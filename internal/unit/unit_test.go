@@ -250,7 +250,7 @@ func checkSystemdUnit(d Description, out []byte) error {
 		"Service.TimeoutStartSec": true, "Service.TimeoutStopSec": true, "Service.KillMode": true, "Service.WatchdogSec": true,
 		"Service.RuntimeDirectory": true, "Service.RuntimeDirectoryMode": true, "Service.RuntimeDirectoryPreserve": true, "Service.Environment": true,
 		"Service.WorkingDirectory": true, "Service.User": true, "Install.WantedBy": true,
-		"Service.Group": true, "Service.EnvironmentFile": true,
+		"Service.Group": true, "Service.EnvironmentFile": true, "Service.SuccessExitStatus": true,
 	}
 	if d.Harden {
 		allowed["Service.StateDirectory"], allowed["Service.LogsDirectory"] = true, true
@@ -346,6 +346,9 @@ func checkSystemdUnit(d Description, out []byte) error {
 	}
 	if km := u.values("Service", "KillMode"); wantsKillModeMixed(d) {
 		if err := want("Service", "KillMode", "mixed"); err != nil {
+			return err
+		}
+		if err := want("Service", "SuccessExitStatus", "129 130 141 143"); err != nil {
 			return err
 		}
 	} else if len(km) != 0 {
