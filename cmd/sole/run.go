@@ -160,6 +160,13 @@ func runMain(c *cli.Command, args []string, stdout, stderr io.Writer) int {
 		return cli.ExitCantExec
 	}
 
+	if o.workdir != "" && !filepath.IsAbs(path) {
+		// COMMAND starts in the working directory: the path found from
+		// here must not be looked up again from there.
+		if abs, err := filepath.Abs(path); err == nil {
+			path = abs
+		}
+	}
 	defaultName := trimExeSuffix(filepath.Base(argv[0]))
 	l, err := o.open(defaultName, pidlock.DeferRecord())
 	if err != nil {

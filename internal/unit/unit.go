@@ -516,14 +516,20 @@ func isAlnum(c byte) bool {
 // bytes of it.
 func show(s string) string {
 	const max = 64
-	if len(s) <= max {
-		return strconv.Quote(s)
+	tail := ""
+	if len(s) > max {
+		cut := max
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s, tail = s[:cut], "..."
 	}
-	cut := max
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
+	// Text that needs no escape but its backslashes is shown as typed:
+	// "NT SERVICE\x" would be a name nobody wrote.
+	if strings.ContainsRune(s, '\\') && !strings.ContainsRune(s, '"') && strconv.Quote(strings.ReplaceAll(s, `\`, "")) == `"`+strings.ReplaceAll(s, `\`, "")+`"` {
+		return `"` + s + `"` + tail
 	}
-	return strconv.Quote(s[:cut]) + "..."
+	return strconv.Quote(s) + tail
 }
 
 // showRune describes the character at byte i of s.
