@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/activation"
@@ -19,6 +20,7 @@ import (
 
 // lifecycle is one run of an App: lock, start, ready, serve, stop.
 type lifecycle struct {
+	shutdown  atomic.Bool // stopping for a system shutdown (Service.SystemShutdown)
 	cfg       Config
 	app       App
 	log       *slog.Logger

@@ -43,6 +43,14 @@ func (p *program) Stop(service.Service) error {
 	return p.err
 }
 
+// Shutdown is kardianos/service's hook for the SCM's shutdown request: a
+// stop, which the app can tell from an ordinary one
+// (Service.SystemShutdown).
+func (p *program) Shutdown(s service.Service) error {
+	p.l.shutdown.Store(true)
+	return p.Stop(s)
+}
+
 // runService runs the app through kardianos/service, which talks to the
 // service control manager when the SCM started the program, and otherwise
 // calls Start, our wait and Stop.

@@ -38,7 +38,7 @@ func (m manageCommand) command(cfg Config) *cli.Command {
 	var opts unit.Options
 	flags := func() *flag.FlagSet {
 		fs := cli.NewFlagSet(m.name)
-		fs.BoolVar(&user, "user", false, "a per-user service (systemd --user, a LaunchAgent)")
+		fs.BoolVar(&user, "user", cfg.UserService, "a per-user service (systemd --user, a LaunchAgent)")
 		if m.name == "install" {
 			fs.BoolVar(&print, "print", false, "print the service definition instead of installing it")
 			opts = cfg.options()
@@ -138,10 +138,12 @@ func (cfg Config) description(user bool, opts unit.Options) (unit.Description, e
 	cfg = cfg.withDefaults()
 	d := unit.Description{
 		Name:        cfg.Name,
+		DisplayName: cfg.DisplayName,
 		Description: cfg.Description,
 		Exec:        exe,
 		Args:        []string{"run"},
 		User:        user,
+		Env:         cfg.Env,
 		Watchdog:    cfg.Watchdog,
 	}
 	for _, p := range []*string{&opts.Workdir, &opts.EnvFile, &opts.LogDir} {

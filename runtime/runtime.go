@@ -79,6 +79,16 @@ type Config struct {
 	Name string
 	// Description is one line for the service manager.
 	Description string
+	// DisplayName is the name shown to people (the Windows service's
+	// display name; systemd's Description= when Description is empty).
+	DisplayName string
+	// Env holds KEY=VALUE pairs written into the service definition
+	// (systemd Environment=, launchd EnvironmentVariables, the Windows
+	// service's environment).
+	Env []string
+	// UserService makes install, uninstall, start, stop, restart and
+	// status act on the per-user service by default, as if given --user.
+	UserService bool
 	// Scope of the lock; zero means pidlock's default (system for root).
 	Scope pidlock.Scope
 	// LockPath overrides the lock's location (default: pidlock.Named).
@@ -147,6 +157,12 @@ type Service struct {
 // Ready reports that the app is serving. The first call makes the runtime
 // report readiness; later calls do nothing.
 func (s *Service) Ready() { s.l.markReady() }
+
+// SystemShutdown reports whether the service is being stopped because the
+// system shuts down (the Windows service control manager's shutdown
+// request), not by a stop request. On Unix a service cannot tell the two
+// apart (both are SIGTERM), and it reports false.
+func (s *Service) SystemShutdown() bool { return s.l.shutdown.Load() }
 
 // SetStatus sets the one-line status shown by the service manager (systemd
 // STATUS=, `systemctl status`) and logs it.

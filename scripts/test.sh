@@ -167,7 +167,7 @@ tier_wine() {
 		skip wine "scripts/wine/setup.sh failed"
 		return 0
 	fi
-	GOOS=windows GOARCH=amd64 go test -count=1 -exec "$repo/scripts/wine/exec.sh" ./pidlock ./platform ./runtime ./internal/svcmgr
+	GOOS=windows GOARCH=amd64 go test -count=1 -exec "$repo/scripts/wine/exec.sh" ./pidlock ./platform ./runtime ./runtime/kservice ./internal/svcmgr
 }
 
 tier_bench() {
