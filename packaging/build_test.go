@@ -462,6 +462,7 @@ func TestReproducible(t *testing.T) {
 
 func TestSpecErrors(t *testing.T) {
 	linuxBins(t)
+	noGoBin(t)
 	notExe := filepath.Join(t.TempDir(), "data.txt")
 	if err := os.WriteFile(notExe, []byte("just text\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -485,7 +486,8 @@ func TestSpecErrors(t *testing.T) {
 		"maintainer no mail":    {func(s *Spec) { s.Maintainer = "Just A Name" }, "maintainer"},
 		"no license":            {func(s *Spec) { s.License = "" }, "license"},
 		"description is name":   {func(s *Spec) { s.Description = "hellod server" }, "description"},
-		"description article":   {func(s *Spec) { s.Description = "A server" }, "description"},
+		"description one word":  {func(s *Spec) { s.Description = "server" }, "description"},
+		"description blank":     {func(s *Spec) { s.Description = "  " }, "description"},
 		"newline in desc":       {func(s *Spec) { s.Description = "one\ntwo" }, "description"},
 		"no binary":             {func(s *Spec) { s.Binary = "" }, "binary"},
 		"binary missing":        {func(s *Spec) { s.Binary = "/nonexistent/x" }, "binary"},

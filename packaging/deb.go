@@ -150,16 +150,73 @@ func debScript(unit string) func(parts ...string) string {
 // NewDebScripts returns the maintainer scripts for the service name (its
 // unit is name.service): dh_installsystemd's, and in postrm on remove the
 // removal of the service's lock directory (see NewRPMScripts).
-func NewDebScripts(name string) (DebScripts, error) {
+func NewDebScripts(name string) (DebScripts, error) { return debScripts(name, debExtra{}) }
+
+// debExtra are the parts of a system service's scripts that depend on its
+// options: the system user it runs as, created in postinst from its
+// sysusers.d file (sysusers, its base name), and the directories that
+// postrm removes on purge (a hardened service's state and logs).
+type debExtra struct {
+	sysusers, user, group string
+	purgeDirs             []string
+}
+
+// debSysusers creates the service's system user before the service is
+// enabled and started: dh_installsysusers' part (debhelper 13.11) where
+// systemd-sysusers is installed, else adduser's way (Debian policy
+// 9.2.2; as postfix's and ntpsec's postinst do). #CONF# is the sysusers.d
+// file's base name, #ADDUSER# the adduser commands. Neither remove nor
+// purge deletes the user: files it owns may remain (debhelper, policy and
+// practice leave system users in place).
+const debSysusers = `if [ "$1" = "configure" ] || [ "$1" = "abort-upgrade" ] || [ "$1" = "abort-deconfigure" ] || [ "$1" = "abort-remove" ] ; then
+	if command -v systemd-sysusers >/dev/null 2>&1; then
+		systemd-sysusers ${DPKG_ROOT:+--root="$DPKG_ROOT"} #CONF#
+	else
+#ADDUSER#	fi
+fi
+`
+
+// debPurgeDirs removes, on purge only (Debian policy 10.7: remove keeps
+// what purge deletes), the directories systemd created for the service
+// (StateDirectory=, LogsDirectory=). #DIRS# are their paths.
+const debPurgeDirs = `if [ "$1" = "purge" ]; then
+	rm -rf #DIRS#
+fi
+`
+
+// adduserPart is debSysusers' fallback for user (and group, "" for the
+// user's own).
+func adduserPart(user, group string) string {
+	if group == "" {
+		return "\t\tif ! getent passwd " + user + " >/dev/null; then\n" +
+			"\t\t\tadduser --system --group --no-create-home --home /nonexistent --quiet " + user + "\n\t\tfi\n"
+	}
+	return "\t\tif ! getent group " + group + " >/dev/null; then\n" +
+		"\t\t\taddgroup --system --quiet " + group + "\n\t\tfi\n" +
+		"\t\tif ! getent passwd " + user + " >/dev/null; then\n" +
+		"\t\t\tadduser --system --ingroup " + group + " --no-create-home --home /nonexistent --quiet " + user + "\n\t\tfi\n"
+}
+
+func debScripts(name string, x debExtra) (DebScripts, error) {
 	if err := pidlock.ValidName(name); err != nil {
 		return DebScripts{}, fmt.Errorf("packaging: %w", err)
 	}
 	script := debScript(name + ".service")
-	return DebScripts{
-		Postinst: script(debEnable, debRestart),
-		Prerm:    script(debStop),
-		Postrm:   script(debReload, debPurge) + lockDirPart(name),
-	}, nil
+	var s DebScripts
+	s.Postinst = script(debEnable, debRestart)
+	if x.sysusers != "" {
+		part := strings.NewReplacer("#CONF#", x.sysusers, "#ADDUSER#", adduserPart(x.user, x.group)).Replace(debSysusers)
+		s.Postinst = strings.Replace(s.Postinst, "set -e\n", "set -e\n"+
+			"# Added by sole: the system user "+name+".service runs as (as dh_installsysusers of debhelper 13.11 does, or with adduser)\n"+
+			part+"# End of sole's section\n", 1)
+	}
+	s.Prerm = script(debStop)
+	s.Postrm = script(debReload, debPurge) + lockDirPart(name)
+	if len(x.purgeDirs) > 0 {
+		s.Postrm += "# Added by sole: on purge, remove the state and logs directories of the service\n" +
+			strings.ReplaceAll(debPurgeDirs, "#DIRS#", strings.Join(x.purgeDirs, " ")) + "# End of sole's section\n"
+	}
+	return s, nil
 }
 
 // lockDirPart is sole's own postrm part: on remove (after prerm stopped the

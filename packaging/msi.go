@@ -22,6 +22,8 @@ import (
 	"text/template"
 	"time"
 	"unicode/utf8"
+
+	"github.com/solehq/sole/internal/unit"
 )
 
 // Signing names the PEM certificate (chain) and PEM private key (not
@@ -67,6 +69,12 @@ func buildMSI(ctx context.Context, s Spec, outDir string) (string, error) {
 		option{len(s.Env) > 0, "env"}, option{s.Watchdog != 0, "watchdog"}, option{s.Health != "", "health"},
 		option{s.StartTimeout != 0, "start-timeout"}, option{s.StopTimeout != 0, "stop-timeout"},
 		option{len(s.Depends) > 0, "depends"}, option{s.Section != "", "section"}, option{s.User, "user"},
+		option{s.Harden, "harden"},
+	); err != nil {
+		return "", err
+	}
+	if err := refuse(MSI, "the restart policy: wixl cannot write recovery actions into a package; the service sets its own (restart on a crash, after 1s) when it first starts",
+		option{s.Restart != "" && s.Restart != unit.DefaultRestart, "restart"}, option{s.RestartDelay != 0, "restart-delay"},
 	); err != nil {
 		return "", err
 	}

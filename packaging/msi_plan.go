@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/solehq/sole/internal/unit"
 )
 
 // uuidNamespace is the UUIDv5 namespace of sole's MSI GUIDs (chosen once,
@@ -71,6 +73,7 @@ type msiService struct {
 	Component                      string
 	Name, DisplayName, Description string // MSI Formatted
 	Arguments                      string // MSI Formatted
+	Account                        string // StartName: LocalSystem, NT AUTHORITY\LocalService, ...
 }
 
 // planMSI lays out the .msi of lp, a Spec validated for Windows, and
@@ -159,18 +162,51 @@ func planMSI(lp *plan) (*msiPlan, error) {
 	}
 	prog := add([]string{progName}, "the program", s.Binary, "Program", true)
 
-	// The service's command line, in MSI Formatted syntax. newPlan
-	// checked that sole is a Windows sole for the program's architecture.
+	// The service's account and command line, in MSI Formatted syntax.
+	// newPlan checked that sole is a Windows sole for the program's
+	// architecture.
+	d := lp.description()
+	account, err := d.WindowsServiceAccount()
+	if err != nil {
+		var ue *unit.Error
+		if errors.As(err, &ue) {
+			return nil, specErr("run-as", "%w in an .msi: %s", ErrUnsupported, ue.Reason)
+		}
+		return nil, specErr("run-as", "%w", err)
+	}
+	if account == "" {
+		account = "LocalSystem"
+	}
+	for _, f := range []struct{ field, p string }{{"workdir", s.Workdir}, {"env-file", s.EnvFile}, {"log-dir", s.LogDir}} {
+		if err := windowsAbsPath(f.p); f.p != "" && err != nil {
+			return nil, specErr(f.field, "%q: %w", f.p, err)
+		}
+	}
 	var args []string
 	svcComp := prog
 	if !lp.wrap {
+		if s.LogDir != "" {
+			return nil, specErr("log-dir", "%w for a program built on sole's runtime, which writes its own logs: it is for a program run under sole run", ErrUnsupported)
+		}
 		args = append(args, "run")
 	} else {
 		if strings.EqualFold(progName, "sole.exe") {
 			return nil, specErr("binary", `file name "sole.exe" clashes with sole's own in the package of a program run by sole`)
 		}
 		svcComp = add([]string{"sole.exe"}, "sole", s.Sole, "Sole", true)
-		args = append(args, "run", "--name", s.Name, "--scope", "system", "--service", "--")
+		args = append(args, "run", "--name", s.Name, "--scope", "system", "--service")
+		if s.LogDir != "" {
+			args = append(args, "--log-dir", s.LogDir)
+		}
+	}
+	// The Windows service manager has no environment file or working
+	// directory setting: `run` takes them (--env-file, --workdir).
+	d.Args = args
+	if args, err = d.ManagerArgs(true); err != nil {
+		return nil, specErr("service", "%w", err)
+	}
+	if lp.wrap {
+		args = append(args, "--")
 	}
 	var cmd []string
 	for _, a := range args {
@@ -186,6 +222,7 @@ func planMSI(lp *plan) (*msiPlan, error) {
 	}
 	p.Service = &msiService{
 		Component:   svcComp.ID,
+		Account:     account,
 		Name:        escapeFormatted(s.Name),
 		DisplayName: escapeFormatted(p.DisplayName),
 		Description: escapeFormatted(p.Description),
@@ -299,6 +336,22 @@ func windowsFileName(s string) error {
 	case "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8", "COM9",
 		"LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9":
 		return errors.New("a reserved device name on Windows")
+	}
+	return nil
+}
+
+// windowsAbsPath checks an absolute Windows path given to the service
+// (C:\dir or \\server\share\dir).
+func windowsAbsPath(p string) error {
+	if err := printableASCII(p); err != nil {
+		return err
+	}
+	drive := len(p) >= 3 && (p[0]|0x20 >= 'a' && p[0]|0x20 <= 'z') && p[1] == ':' && (p[2] == '\\' || p[2] == '/')
+	if !drive && !strings.HasPrefix(p, `\\`) {
+		return errors.New(`not an absolute Windows path (want C:\dir\...)`)
+	}
+	if strings.ContainsAny(p[2:], `"*?<>|`) || strings.Contains(p[2:], ":") {
+		return errors.New(`has a character Windows forbids in paths (:"*?<>|)`)
 	}
 	return nil
 }

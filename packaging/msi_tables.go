@@ -64,7 +64,7 @@ func checkTables(p *msiPlan, tables map[string]*idtTable) error {
 		{"ServiceType", strconv.Itoa(serviceTypeOwn)},
 		{"StartType", strconv.Itoa(serviceStartAuto)},
 		{"ErrorControl", strconv.Itoa(serviceErrorNormal)},
-		{"StartName", "LocalSystem"},
+		{"StartName", s.Account},
 		{"Arguments", s.Arguments},
 		{"Component_", s.Component},
 	} {

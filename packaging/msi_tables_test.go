@@ -16,7 +16,7 @@ func TestCheckTables(t *testing.T) {
 	c := &msiComponent{ID: "ProgramComponent", GUID: "{11111111-1111-5111-8111-111111111111}", FileID: "Program", FileName: "myd.exe", Dir: "INSTALLDIR", size: 42, Win64: true}
 	p.Root = &msiDir{ID: "INSTALLDIR", Name: "myd", Components: []*msiComponent{c}}
 	p.Components = []*msiComponent{c}
-	p.Service = &msiService{Component: c.ID, Name: "myd", DisplayName: "myd", Arguments: "run"}
+	p.Service = &msiService{Component: c.ID, Name: "myd", DisplayName: "myd", Arguments: "run", Account: "LocalSystem"}
 	c.Service = p.Service
 	good := map[string]string{
 		"ServiceInstall": "ServiceInstall\tName\tDisplayName\tServiceType\tStartType\tErrorControl\tLoadOrderGroup\tDependencies\tStartName\tPassword\tArguments\tComponent_\tDescription\r\n" +

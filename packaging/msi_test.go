@@ -257,6 +257,7 @@ func TestMSI(t *testing.T) {
 		argv    []string // the service's arguments, as the program reads them
 		files   []string // File rows' FileName, in component order
 		svcFile string   // the FileName the service runs
+		account string   // StartName; "" for LocalSystem
 	}{
 		"runtime": {
 			spec: func() Spec {
@@ -289,6 +290,31 @@ func TestMSI(t *testing.T) {
 			files:   []string{"worker.exe", "sole.exe"},
 			svcFile: "sole.exe",
 		},
+		// The service options: the account is the service's StartName;
+		// the working directory and the environment file, which the SCM
+		// has no place for, go to `run` (unit.Description.ManagerArgs).
+		"runtime-options": {
+			spec: func() Spec {
+				s := msiSpec()
+				s.RunAs, s.Workdir, s.EnvFile, s.Restart = "LocalService", `C:\ProgramData\hellod`, `C:\ProgramData\hellod\env [x].txt`, "on-failure"
+				return s
+			},
+			argv:    []string{"run", "--env-file", `C:\ProgramData\hellod\env [x].txt`, "--workdir", `C:\ProgramData\hellod`},
+			files:   []string{"hellod.exe"},
+			svcFile: "hellod.exe",
+			account: `NT AUTHORITY\LocalService`,
+		},
+		"wrapped-options": {
+			spec: func() Spec {
+				s := wrappedSpec()
+				s.RunAs, s.LogDir, s.EnvFile, s.Args = `NT SERVICE\hello-worker`, `D:\logs\worker`, `C:\env`, []string{"-v"}
+				return s
+			},
+			argv:    []string{"run", "--env-file", `C:\env`, "--name", "hello-worker", "--scope", "system", "--service", "--log-dir", `D:\logs\worker`, "--", `C:\Program Files\hello-worker\worker.exe`, "-v"},
+			files:   []string{"worker.exe", "sole.exe"},
+			svcFile: "sole.exe",
+			account: `NT SERVICE\hello-worker`,
+		},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -306,7 +332,11 @@ func TestMSI(t *testing.T) {
 			if len(si.Rows) != 1 {
 				t.Fatalf("ServiceInstall: %d rows", len(si.Rows))
 			}
-			for col, want := range map[string]string{"Name": escapeFormatted(s.Name), "ServiceType": "16", "StartType": "2", "ErrorControl": "1", "StartName": "LocalSystem"} {
+			account := tt.account
+			if account == "" {
+				account = "LocalSystem"
+			}
+			for col, want := range map[string]string{"Name": escapeFormatted(s.Name), "ServiceType": "16", "StartType": "2", "ErrorControl": "1", "StartName": account} {
 				if got := si.get(0, col); got != want {
 					t.Errorf("ServiceInstall %s = %q, want %q", col, got, want)
 				}
@@ -510,6 +540,7 @@ func TestMSI(t *testing.T) {
 // and nothing is left in the output directory.
 func TestMSISpecErrors(t *testing.T) {
 	windowsBins(t)
+	noGoBin(t)
 	bin := t.TempDir()
 	cfg := filepath.Join(bin, "greeting.txt")
 	if err := os.WriteFile(cfg, []byte("hello\r\n"), 0o644); err != nil {
@@ -556,7 +587,7 @@ func TestMSISpecErrors(t *testing.T) {
 		"no manufacturer":     {edit: func(s *Spec) { s.Maintainer = " <a@b>" }, field: "maintainer", want: "no name"},
 		"manufacturer utf-8":  {edit: func(s *Spec) { s.Maintainer = "Jöhn <j@example.com>" }, field: "maintainer", want: "only ASCII"},
 		"description 2 lines": {edit: func(s *Spec) { s.Description = "a\nb" }, field: "description", want: "control character"},
-		"description unicode": {edit: func(s *Spec) { s.Description = "日本" }, field: "description", want: "only ASCII"},
+		"description unicode": {edit: func(s *Spec) { s.Description = "日本の サーバ" }, field: "description", want: "only ASCII"},
 		"display name utf-8":  {edit: func(s *Spec) { s.DisplayName = "Héllo" }, field: "display-name", want: "only ASCII"},
 		"arg newline":         {wrapped: true, edit: func(s *Spec) { s.Args = []string{"-v", "a\nb"} }, field: "args[1]", want: "control character"},
 		"runtime with args":   {edit: func(s *Spec) { s.Args = []string{"-v"} }, field: "args", want: "takes no other arguments"},
@@ -567,7 +598,7 @@ func TestMSISpecErrors(t *testing.T) {
 		"program for linux":   {edit: func(s *Spec) { s.Binary = "/bin/sh" }, field: "binary", want: "not windows"},
 		"program arm64":       {edit: func(s *Spec) { s.Binary = armPE }, field: "binary", want: "a PE for arm64"},
 		"program is sole.exe": {wrapped: true, edit: func(s *Spec) { s.Binary = winBins.sole }, field: "binary", want: `"sole.exe" clashes`},
-		"no sole":             {wrapped: true, edit: func(s *Spec) { s.Sole = "" }, field: "sole", want: "give a sole binary for windows/amd64"},
+		"no sole":             {wrapped: true, edit: func(s *Spec) { s.Sole = "" }, field: "sole", want: "no sole binary for windows/amd64 was found"},
 		"sole not PE":         {wrapped: true, edit: func(s *Spec) { s.Sole = notPE }, field: "sole", want: "not a sole binary"},
 		"sole 386":            {wrapped: true, edit: func(s *Spec) { s.Sole = sole386 }, field: "sole", want: "built for windows/386"},
 		"config absolute":     {edit: func(s *Spec) { s.Configs = []File{{cfg, `C:\x.txt`}} }, field: "config[0]", want: "absolute"},
@@ -586,6 +617,19 @@ func TestMSISpecErrors(t *testing.T) {
 		"sign no key":         {edit: func(s *Spec) { s.Sign = &Signing{Cert: "c.pem"} }, field: "sign", want: "certificate and a key"},
 		"env":                 {edit: func(s *Spec) { s.Env = []string{"A=1"} }, field: "env", want: "not supported in an .msi"},
 		"user":                {edit: func(s *Spec) { s.User = true }, field: "user", want: "not supported in an .msi"},
+
+		// The service options an .msi cannot honour.
+		"run as unix user":     {edit: func(s *Spec) { s.RunAs = "svcuser" }, field: "run-as", want: "not supported in an .msi: \"svcuser\": a Windows service runs as LocalSystem"},
+		"run as with group":    {edit: func(s *Spec) { s.RunAs = "LocalService:grp" }, field: "run-as", want: "no group"},
+		"run as other virtual": {edit: func(s *Spec) { s.RunAs = `NT SERVICE\other` }, field: "run-as", want: "not supported in an .msi"},
+		"harden":               {edit: func(s *Spec) { s.Harden = true }, field: "harden", want: "not supported in an .msi"},
+		"restart always":       {edit: func(s *Spec) { s.Restart = "always" }, field: "restart", want: "recovery actions"},
+		"restart delay":        {edit: func(s *Spec) { s.RestartDelay = 5 * time.Second }, field: "restart-delay", want: "not supported in an .msi"},
+		"start timeout":        {edit: func(s *Spec) { s.StartTimeout = 5 * time.Second }, field: "start-timeout", want: "not supported in an .msi"},
+		"log dir of runtime":   {edit: func(s *Spec) { s.LogDir = `C:\logs` }, field: "log-dir", want: "not supported for a program built on sole's runtime"},
+		"workdir unix":         {edit: func(s *Spec) { s.Workdir = "/srv/x" }, field: "workdir", want: "not an absolute Windows path"},
+		"env file relative":    {edit: func(s *Spec) { s.EnvFile = `env.txt` }, field: "env-file", want: "not an absolute Windows path"},
+		"log dir bad char":     {wrapped: true, edit: func(s *Spec) { s.LogDir = `C:\a|b` }, field: "log-dir", want: "forbids"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {

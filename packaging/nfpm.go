@@ -26,6 +26,12 @@ func buildLinux(ctx context.Context, s Spec, format Format, outDir string) (stri
 	if err := refuse(format, "an .msi option", option{s.DisplayName != "", "display-name"}, option{s.Sign != nil, "sign"}); err != nil {
 		return "", err
 	}
+	if err := refuse(format, "for a Windows service's output: under systemd it goes to the journal (a hardened service also gets /var/log/NAME)", option{s.LogDir != "", "log-dir"}); err != nil {
+		return "", err
+	}
+	if err := refuse(format, "a Windows service account: give a Unix user, USER or USER:GROUP", option{(&unit.Description{RunAs: s.RunAs}).WindowsAccount(), "run-as"}); err != nil {
+		return "", err
+	}
 	p, err := newPlan(s, "linux")
 	if err != nil {
 		return "", err
@@ -141,6 +147,12 @@ func (p *plan) nfpmInfo(ctx context.Context, work string, format Format) (*nfpm.
 		return nil, err
 	}
 	add(f, p.unitPath(format), "", 0o644)
+	if _, _, ok := p.sysUser(); ok {
+		if f, err = write("sysusers", []byte(p.sysusersConf())); err != nil {
+			return nil, err
+		}
+		add(f, p.sysusersPath(), "", 0o644)
+	}
 	for _, c := range s.Configs {
 		typ := files.TypeConfig // a conffile
 		if format == RPM {
@@ -172,7 +184,7 @@ func (p *plan) nfpmInfo(ctx context.Context, work string, format Format) (*nfpm.
 		f := filepath.Join(scripts, name)
 		return f, os.WriteFile(f, []byte(text), 0o755)
 	}
-	post, preun, postun, err := p.scripts(format)
+	pre, post, preun, postun, err := p.scripts(format)
 	if err != nil {
 		return nil, specErr("name", "%w", err)
 	}
@@ -180,6 +192,7 @@ func (p *plan) nfpmInfo(ctx context.Context, work string, format Format) (*nfpm.
 		dst        *string
 		name, text string
 	}{
+		{&info.Scripts.PreInstall, "preinst", pre},
 		{&info.Scripts.PostInstall, "postinst", post},
 		{&info.Scripts.PreRemove, "prerm", preun},
 		{&info.Scripts.PostRemove, "postrm", postun},
@@ -255,6 +268,11 @@ func (p *plan) stripped(ctx context.Context, work, src string, b binary) (string
 // for a dynamic binary that needs it.
 func (p *plan) depends(format Format) ([]string, error) {
 	deps := append([]string(nil), p.s.Depends...)
+	if _, _, ok := p.sysUser(); ok && format == Deb {
+		// postinst creates the user with one or the other (as polkitd's
+		// does in bookworm).
+		deps = append(deps, "adduser | systemd-sysusers")
+	}
 	if p.bin.format != "elf" || p.bin.static {
 		return deps, nil
 	}
@@ -284,23 +302,34 @@ func (p *plan) version() string {
 }
 
 // scripts are the package's maintainer scripts (.deb) or scriptlets
-// (.rpm), for a system or a user unit: what runs after install, before
-// removal and after removal.
-func (p *plan) scripts(format Format) (post, preun, postun string, err error) {
+// (.rpm), for a system or a user unit: what runs before install (the
+// .rpm's creation of the system user), after install, before removal and
+// after removal.
+func (p *plan) scripts(format Format) (pre, post, preun, postun string, err error) {
+	user, group, create := p.sysUser()
 	if format == Deb {
-		newScripts := NewDebScripts
 		if p.s.User {
-			newScripts = NewDebUserScripts
+			ds, err := NewDebUserScripts(p.s.Name)
+			return "", ds.Postinst, ds.Prerm, ds.Postrm, err
 		}
-		ds, err := newScripts(p.s.Name)
-		return ds.Postinst, ds.Prerm, ds.Postrm, err
+		var x debExtra
+		if create {
+			x.sysusers = path.Base(p.sysusersPath())
+			x.user, x.group = user, group
+		}
+		x.purgeDirs = p.stateDirs()
+		ds, err := debScripts(p.s.Name, x)
+		return "", ds.Postinst, ds.Prerm, ds.Postrm, err
 	}
 	newScripts := NewRPMScripts
 	if p.s.User {
 		newScripts = NewRPMUserScripts
 	}
 	rs, err := newScripts(p.s.Name)
-	return rs.Post, rs.Preun, rs.Postun, err
+	if create {
+		pre = rpmUserPre(p.s.Name, user, group)
+	}
+	return pre, rs.Post, rs.Preun, rs.Postun, err
 }
 
 // debVersion is the version nfpm writes into a .deb's control file.
@@ -418,6 +447,10 @@ func (p *plan) lintianOverrides() string {
 		tag("Shipped unstripped on request (no-strip).", "unstripped-binary-or-object", p.programPath())
 	}
 	tag("The package is built outside the Debian archive: there is no ITP bug to close.", "initial-upload-closes-no-bugs", p.docDir()+"/changelog.Debian.gz:1")
+	if _, _, ok := p.sysUser(); ok {
+		// As polkitd's override says it in bookworm.
+		fmt.Fprintf(&b, "# postinst calls adduser only where systemd-sysusers is missing; it depends on one of them.\n%s: maintainer-script-needs-depends-on-adduser adduser * [postinst:*]\n", p.s.Name)
+	}
 	return b.String()
 }
 

@@ -36,10 +36,14 @@ const (
 // A .deb holds the program (/usr/sbin), sole when the program runs under
 // `sole run` (/usr/lib/NAME/sole), the systemd unit (/lib/systemd/system),
 // the configs as conffiles, a manual page, the copyright file and a Debian
-// changelog, and the maintainer scripts of NewDebScripts. An .rpm holds
+// changelog, and the maintainer scripts of NewDebScripts (with RunAs,
+// also /usr/lib/sysusers.d/NAME.conf and a postinst part that creates the
+// user; with Harden, a postrm part that removes the service's state and
+// logs directories on purge). An .rpm holds
 // the same (the unit in /usr/lib/systemd/system, the configs as
 // %config(noreplace), no Debian changelog) and the scriptlets of
-// NewRPMScripts. An .msi installs the program (and sole.exe, for a
+// NewRPMScripts (with RunAs, the same sysusers.d file and a %pre creating
+// the user). An .msi installs the program (and sole.exe, for a
 // program run under `sole run`) under Program Files\NAME as a service
 // started on install and stopped and removed on uninstall; with s.Sign
 // its programs and itself are signed.

@@ -140,3 +140,21 @@ func NewRPMScripts(name string) (RPMScripts, error) {
 		Postun: script("%systemd_postun_with_restart", rpmPostun, cleanup(name, `[ $1 -eq 0 ]`)),
 	}, nil
 }
+
+// rpmUserPre is the %pre scriptlet creating the system user (and group,
+// "" for a group of the user's name) that the service name runs as, when
+// missing: Fedora's packaging guidelines' (Users and Groups, dynamic
+// allocation; the group first, so that useradd never fails on a group of
+// that name that exists), as systemd's %sysusers_create_compat writes
+// it from the same /usr/lib/sysusers.d/NAME.conf, with the home "/".
+// The user stays when the package is erased (the guidelines: files it
+// owns may remain).
+func rpmUserPre(name, user, group string) string {
+	if group == "" {
+		group = user
+	}
+	return fmt.Sprintf("# Added by sole: the system user %s.service runs as (Fedora's packaging guidelines)\n"+
+		"getent group %s >/dev/null || groupadd -r %s || :\n"+
+		"getent passwd %s >/dev/null || useradd -r -g %s -d / -s /sbin/nologin -M -c \"%s service\" %s || :\n",
+		name, group, group, user, group, name, user)
+}

@@ -6,10 +6,12 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/solehq/sole/internal/unit"
 	"github.com/solehq/sole/pidlock"
@@ -67,15 +69,64 @@ type Spec struct {
 	// an .msi it is relative to the install folder ("config\app.yaml" or
 	// "config/app.yaml"), and an upgrade replaces the file.
 	Configs []File
-	// Env, Watchdog, Health, StartTimeout and StopTimeout are the service
-	// options of `sole install` (see docs/cli.md). Health is only for a
-	// program run under `sole run`: a program built on the runtime checks
-	// its own health. Not in an .msi (they are systemd's).
-	Env          []string
-	Watchdog     time.Duration
-	Health       string
+	// Env, Watchdog and Health are service options of `sole install` (see
+	// docs/cli.md). Health is only for a program run under `sole run`: a
+	// program built on the runtime checks its own health. Not in an .msi
+	// (they are systemd's).
+	Env      []string
+	Watchdog time.Duration
+	Health   string
+	// RunAs, Workdir, EnvFile, Restart, RestartDelay, StartTimeout,
+	// StopTimeout, Harden and LogDir are the service options shared by
+	// every front end (unit.Options: --run-as, --workdir, --env-file,
+	// --restart, --restart-delay, --start-timeout, --stop-timeout,
+	// --harden, --log-dir), put into the service description as `sole
+	// install` does; zero means the default. docs/packaging.md says what
+	// each format does with each one; a format that cannot honour one
+	// refuses it (ErrUnsupported).
+	//
+	// RunAs is USER or USER:GROUP, the system user (and group) the
+	// service runs as. A .deb or .rpm creates the user (and group) when
+	// the target lacks it: it ships /usr/lib/sysusers.d/NAME.conf and
+	// creates them on install (systemd-sysusers, else adduser; useradd in
+	// the .rpm's %pre), and leaves them in place on removal (and purge).
+	// In an .msi it is a Windows service account: LocalService,
+	// NetworkService or "NT SERVICE\NAME" (see
+	// unit.Description.WindowsServiceAccount); a Unix user is refused there
+	// and a Windows account in a .deb or .rpm.
+	RunAs string
+	// Workdir is the service's working directory (systemd's
+	// WorkingDirectory=; in an .msi an absolute Windows path, passed to
+	// the program's `run` as --workdir). Default "/" (Windows:
+	// %SystemRoot%\System32).
+	Workdir string
+	// EnvFile is a file of KEY=VALUE lines read when the service starts
+	// (systemd's EnvironmentFile=; in an .msi an absolute Windows path,
+	// passed to `run` as --env-file). Ship it with Configs to make it a
+	// conffile.
+	EnvFile string
+	// Restart is on-failure (the default), always or no; RestartDelay the
+	// pause before a restart (default 1s). An .msi takes neither: the
+	// service sets its own recovery actions (restart on a crash, after 1s)
+	// when it first starts; "on-failure", which is what they do, is
+	// accepted.
+	Restart      string
+	RestartDelay time.Duration
+	// StartTimeout and StopTimeout are the time to report ready (default
+	// 90s) and to exit after the stop request (default 30s). Not in an
+	// .msi.
 	StartTimeout time.Duration
 	StopTimeout  time.Duration
+	// Harden runs the service under systemd's sandboxing options, with a
+	// state directory /var/lib/NAME and a logs directory /var/log/NAME
+	// (StateDirectory= and LogsDirectory=, which systemd creates): a
+	// .deb's purge removes them (not its remove). Not in an .msi.
+	Harden bool
+	// LogDir is where a Windows service run under `sole run` writes the
+	// program's output (an absolute Windows path; --log-dir of `sole run
+	// --service`). .msi of a wrapped program only: under systemd the
+	// output goes to the journal.
+	LogDir string
 	// User makes a per-user service (a user unit, enabled for every user,
 	// run by each user's systemd --user; its lock in the user's lock
 	// directory, /run/lock/sole-UID/NAME, else /tmp/sole-UID/NAME)
@@ -272,12 +323,6 @@ func newPlan(s Spec, goos string) (*plan, error) {
 	if err := checkText("description", s.Description); err != nil {
 		return nil, err
 	}
-	if first, _, _ := strings.Cut(strings.ToLower(s.Description), " "); first == "a" || first == "an" || first == "the" {
-		return nil, specErr("description", "%q starts with an article, which Debian's policy (and lintian) advises against: \"web server for greetings\", not \"a web server...\"", s.Description)
-	}
-	if d := strings.ToLower(s.Description); d == s.Name || strings.HasPrefix(d, s.Name+" ") {
-		return nil, specErr("description", "%q starts with the package name, which Debian's policy (and lintian) forbids: say what it is, e.g. \"web server for greetings\"", s.Description)
-	}
 	if err := checkText("homepage", s.Homepage); err != nil {
 		return nil, err
 	}
@@ -330,6 +375,8 @@ func newPlan(s Spec, goos string) (*plan, error) {
 	}
 	if s.Description == "" {
 		p.s.Description = "system service running " + p.exe
+	} else if err := p.checkDescription(); err != nil {
+		return nil, err
 	}
 	switch s.Mode {
 	case ModeAuto:
@@ -365,7 +412,20 @@ func newPlan(s Spec, goos string) (*plan, error) {
 			return nil, specErr("health", "needs watchdog")
 		}
 		if s.Sole == "" {
-			return nil, specErr("sole", "%s is not built on sole's runtime.Main, so it runs under sole run and the package ships sole: give a sole binary for %s/%s", s.Binary, goos, s.Arch)
+			arch := s.Arch
+			if arch == "" {
+				arch = goruntime.GOARCH // a script: the package is for sole's
+			}
+			s.Sole = findSole(goos, arch)
+			p.s.Sole = s.Sole
+		}
+		if s.Sole == "" {
+			arch := s.Arch
+			if arch == "" {
+				arch = goruntime.GOARCH
+			}
+			return nil, specErr("sole", "%s is not built on sole's runtime.Main, so it runs under sole run and the package ships sole, and no sole binary for %s/%s was found (beside this program, or in GOPATH/bin/%s_%s): give one with --sole PATH (in sole.yaml, sole: PATH), or build one where it is found: %s",
+				s.Binary, goos, arch, goos, goarch(arch), soleInstallCommand(goos, arch))
 		}
 		sb, err := inspect(s.Sole)
 		if err != nil {
@@ -435,10 +495,10 @@ func newPlan(s Spec, goos string) (*plan, error) {
 	return p, nil
 }
 
-// unit is the service description of a Linux package: the same one that
-// `sole install` (wrapped) or `PROG install` (runtime) writes, with the
-// package's paths.
-func (p *plan) unit() (unit.Description, error) {
+// description is the package's service description before the program's
+// command line (Exec, Args) is set: the Spec's fields, with the service
+// options applied as every front end applies them (unit.Options.Apply).
+func (p *plan) description() unit.Description {
 	d := unit.Description{
 		Name:          p.s.Name,
 		Description:   p.s.Description,
@@ -446,9 +506,27 @@ func (p *plan) unit() (unit.Description, error) {
 		User:          p.s.User,
 		Env:           p.s.Env,
 		Watchdog:      p.s.Watchdog,
-		StartTimeout:  p.s.StartTimeout,
-		StopTimeout:   p.s.StopTimeout,
 	}
+	o := unit.Options{
+		RunAs:        p.s.RunAs,
+		Workdir:      p.s.Workdir,
+		EnvFile:      p.s.EnvFile,
+		Restart:      p.s.Restart,
+		RestartDelay: p.s.RestartDelay,
+		StartTimeout: p.s.StartTimeout,
+		StopTimeout:  p.s.StopTimeout,
+		Harden:       p.s.Harden,
+		LogDir:       p.s.LogDir,
+	}
+	o.Apply(&d)
+	return d
+}
+
+// unit is the service description of a Linux package: the same one that
+// `sole install` (wrapped) or `PROG install` (runtime) writes, with the
+// package's paths.
+func (p *plan) unit() (unit.Description, error) {
+	d := p.description()
 	if p.wrap {
 		d.Exec = p.solePath()
 		d.Args = unit.SoleRunArgs(p.s.Name, p.s.User, false, p.s.Health, append([]string{p.programPath()}, p.s.Args...))
@@ -465,6 +543,110 @@ func (p *plan) unit() (unit.Description, error) {
 		return d, specErr("service", "%w", err)
 	}
 	return d, nil
+}
+
+// sysUser returns the system user (and group, "" for the user's own) that
+// a Linux package creates when the target lacks it: RunAs's, unless the
+// service runs as root.
+func (p *plan) sysUser() (user, group string, ok bool) {
+	d := p.description()
+	if d.RunAs == "" || d.RunAs == "root" || d.WindowsAccount() {
+		return "", "", false
+	}
+	return d.RunAs, d.Group, true
+}
+
+// sysusersPath is where a Linux package declares its system user.
+func (p *plan) sysusersPath() string { return "/usr/lib/sysusers.d/" + p.s.Name + ".conf" }
+
+// sysusersConf is the sysusers.d(5) file of the service's system user: a
+// locked system account with no home (/nonexistent, as Debian's adduser
+// --system default is), its primary group GROUP (created first) when
+// given, else a group of its own name.
+func (p *plan) sysusersConf() string {
+	user, group, _ := p.sysUser()
+	var b strings.Builder
+	fmt.Fprintf(&b, "# The system user of the %s service, created on install (sole package --run-as).\n", p.s.Name)
+	id := "-"
+	if group != "" {
+		fmt.Fprintf(&b, "g %s -\n", group)
+		id = "-:" + group
+	}
+	fmt.Fprintf(&b, "u %s %s \"%s service\" /nonexistent\n", user, id, p.s.Name)
+	return b.String()
+}
+
+// stateDirs are the directories systemd creates for a hardened service
+// (StateDirectory=NAME, LogsDirectory=NAME), which a .deb's purge removes.
+func (p *plan) stateDirs() []string {
+	if !p.s.Harden || p.s.User {
+		return nil
+	}
+	return []string{"/var/lib/" + p.s.Name, "/var/log/" + p.s.Name}
+}
+
+// checkDescription refuses a Description that lintian (2.116, its
+// fields/description check) rejects with an error, and nothing else:
+// TestDescriptionsAgainstLintian builds a .deb of each of a table of
+// descriptions and checks that this refuses exactly those. (Tabs and
+// other control characters are refused by checkText before.) Lintian's
+// warnings (an article first, more than 80 characters) and notes (a
+// full stop at the end) are not refused.
+func (p *plan) checkDescription() error {
+	d, name := p.s.Description, p.s.Name
+	syn := strings.Trim(d, " ") // dpkg drops the spaces around a field's value
+	lower := strings.ToLower(syn)
+	fuzzy := func(s string) string {
+		s = strings.Map(func(r rune) rune {
+			if strings.ContainsRune("-_/\\", r) {
+				return ' '
+			}
+			return r
+		}, strings.ToLower(s))
+		return strings.Join(strings.Fields(s), " ")
+	}
+	example := ` say what the program is, e.g. "web server for greetings"`
+	switch {
+	case syn == "":
+		return specErr("description", "%q is blank (lintian: description-synopsis-is-empty); leave it out for the default, or%s", d, example)
+	case strings.HasPrefix(lower, name) && !isWordChar(lower[len(name):]):
+		return specErr("description", "%q starts with the package name (lintian: description-starts-with-package-name);%s", d, example)
+	case !strings.ContainsFunc(syn, isPerlSpace):
+		return specErr("description", "%q is a single word (lintian: description-too-short);%s", d, example)
+	case fuzzy(syn) == fuzzy(name):
+		return specErr("description", "%q is the package name (lintian: description-is-pkg-name);%s", d, example)
+	case strings.Contains(syn, "<insert up to 60 chars description>"):
+		return specErr("description", "%q is dh_make's template (lintian: description-is-dh_make-template);%s", d, example)
+	}
+	// The extended description is sole's; its first line may not say the
+	// same (letters and digits compared).
+	first, _, _ := strings.Cut(wrapText(p.longDescription(), 72), "\n")
+	alnum := func(s string) string {
+		return strings.Map(func(r rune) rune {
+			if r < utf8.RuneSelf && isAlnumByte(byte(r)) {
+				return r
+			}
+			return -1
+		}, strings.ToLower(s))
+	}
+	if alnum(first) == alnum(syn) {
+		return specErr("description", "%q is the first line of the package's extended description (lintian: description-synopsis-is-duplicated);%s", d, example)
+	}
+	return nil
+}
+
+// isWordChar reports whether s starts with a character of Perl's \w
+// (lintian's \b after the package name): a letter, digit or '_'.
+func isWordChar(s string) bool {
+	r, _ := utf8.DecodeRuneInString(s)
+	return s != "" && (r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r))
+}
+
+// isPerlSpace is Perl's \s on a decoded string.
+func isPerlSpace(r rune) bool { return unicode.IsSpace(r) }
+
+func isAlnumByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
 // checkPackageName applies Debian's rule for package names (the strictest

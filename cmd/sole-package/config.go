@@ -34,8 +34,15 @@ type config struct {
 	Depends      []string     `yaml:"depends"`
 	Watchdog     duration     `yaml:"watchdog"`
 	Health       string       `yaml:"health"`
+	RunAs        string       `yaml:"run-as"`
+	Workdir      string       `yaml:"workdir"`
+	EnvFile      string       `yaml:"env-file"`
+	Restart      string       `yaml:"restart"`
+	RestartDelay duration     `yaml:"restart-delay"`
 	StartTimeout duration     `yaml:"start-timeout"`
 	StopTimeout  duration     `yaml:"stop-timeout"`
+	Harden       bool         `yaml:"harden"`
+	LogDir       string       `yaml:"log-dir"`
 	Mode         string       `yaml:"mode"`
 	Sole         string       `yaml:"sole"`
 	NoStrip      bool         `yaml:"no-strip"`
@@ -156,6 +163,8 @@ func (c config) spec() (packaging.Spec, string, error) {
 		Description: c.Description, License: c.License, Homepage: c.Homepage,
 		Section: c.Section, Env: c.Env, Depends: c.Depends,
 		Watchdog: time.Duration(c.Watchdog), Health: c.Health,
+		RunAs: c.RunAs, Workdir: c.Workdir, EnvFile: c.EnvFile, Restart: c.Restart,
+		RestartDelay: time.Duration(c.RestartDelay), Harden: c.Harden, LogDir: c.LogDir,
 		StartTimeout: time.Duration(c.StartTimeout), StopTimeout: time.Duration(c.StopTimeout),
 		Mode: mode, Sole: c.Sole, NoStrip: c.NoStrip, User: c.User,
 	}

@@ -6,6 +6,8 @@
 //	sole package deb|rpm|msi [--file sole.yaml] --name NAME --version VERSION --binary PATH
 //	        [--arch ARCH] [--maintainer "Name <mail>"] [--description TEXT] [--license ID]
 //	        [--config SRC:DEST]... [--env K=V]... [--watchdog DUR --health CMD]
+//	        [--run-as USER[:GROUP]] [--workdir DIR] [--env-file FILE] [--restart POLICY]
+//	        [--restart-delay DUR] [--start-timeout DUR] [--stop-timeout DUR] [--harden] [--log-dir DIR]
 //	        [--mode auto|runtime|wrap] [--sole PATH] [--output DIR] [-- ARGS...]
 //
 // The path of each package built is printed on stdout. Exit codes: 0 built,
@@ -26,6 +28,7 @@ import (
 	"time"
 
 	"github.com/solehq/sole/internal/cli"
+	"github.com/solehq/sole/internal/unit"
 	"github.com/solehq/sole/packaging"
 )
 
@@ -67,6 +70,7 @@ type opts struct {
 	configs multi
 	env     multi
 	depends multi
+	svc     unit.Options // the service options shared by every front end
 }
 
 type multi []string
@@ -93,10 +97,9 @@ func newFlags(o *opts) *flag.FlagSet {
 	fs.Var(&o.depends, "depends", "extra package dependency `DEP` (repeatable)")
 	fs.Var(cli.Duration((*time.Duration)(&c.Watchdog)), "watchdog", "systemd watchdog interval `DUR`")
 	fs.StringVar(&c.Health, "health", "", "shell `CMD` whose success feeds the watchdog (wrapped programs)")
-	fs.Var(cli.Duration((*time.Duration)(&c.StartTimeout)), "start-timeout", "time to report ready `DUR` (default 90s)")
-	fs.Var(cli.Duration((*time.Duration)(&c.StopTimeout)), "stop-timeout", "time to exit after SIGTERM `DUR` (default 30s)")
+	o.svc.Register(fs, "/; in an .msi %SystemRoot%\\System32")
 	fs.StringVar(&c.Mode, "mode", "", "auto, runtime (the program is built on sole's runtime.Main) or wrap (run it under sole run) (default auto)")
-	fs.StringVar(&c.Sole, "sole", "", "a sole binary for the target, shipped for wrapped programs (default: the sole running this)")
+	fs.StringVar(&c.Sole, "sole", "", "a sole binary for the target, shipped for wrapped programs (default: the sole running this, else one for the target beside sole-package or in $GOPATH/bin/GOOS_GOARCH)")
 	fs.BoolVar(&c.User, "user", false, "a per-user service (a user unit enabled for every user) instead of a system one")
 	fs.BoolVar(&c.NoStrip, "no-strip", false, "ship ELF binaries with their symbol table")
 	fs.StringVar(&c.Sign.Cert, "sign-cert", "", "PEM certificate `FILE`: Authenticode-sign the .exe and .msi")
@@ -174,11 +177,23 @@ func (o *opts) merge(args []string) (config, error) {
 	if o.set["watchdog"] {
 		cfg.Watchdog = f.Watchdog
 	}
-	if o.set["start-timeout"] {
-		cfg.StartTimeout = f.StartTimeout
+	v := o.svc
+	str("run-as", &cfg.RunAs, v.RunAs)
+	str("workdir", &cfg.Workdir, v.Workdir)
+	str("env-file", &cfg.EnvFile, v.EnvFile)
+	str("restart", &cfg.Restart, v.Restart)
+	str("log-dir", &cfg.LogDir, v.LogDir)
+	for _, d := range []struct {
+		name string
+		dst  *duration
+		v    time.Duration
+	}{{"restart-delay", &cfg.RestartDelay, v.RestartDelay}, {"start-timeout", &cfg.StartTimeout, v.StartTimeout}, {"stop-timeout", &cfg.StopTimeout, v.StopTimeout}} {
+		if o.set[d.name] {
+			*d.dst = duration(d.v)
+		}
 	}
-	if o.set["stop-timeout"] {
-		cfg.StopTimeout = f.StopTimeout
+	if o.set["harden"] {
+		cfg.Harden = v.Harden
 	}
 	if o.set["user"] {
 		cfg.User = f.User

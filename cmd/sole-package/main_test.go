@@ -3,14 +3,20 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/solehq/sole/internal/cli"
 	"github.com/solehq/sole/internal/testenv"
+	"github.com/solehq/sole/packaging"
 )
 
 // soleBin is a sole binary built for the scripts (a wrapped program's
@@ -110,4 +116,122 @@ func FuzzParseConfig(f *testing.F) {
 			t.Fatalf("multi-line error: %q", err)
 		}
 	})
+}
+
+// TestServiceOptionsMerge: the service options are read from sole.yaml
+// under their long names, and the command line overrides the file.
+func TestServiceOptionsMerge(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "sole.yaml")
+	yaml := "name: myd\nrun-as: svc:grp\nworkdir: /srv/myd\nenv-file: /etc/default/myd\nrestart: always\nrestart-delay: 5s\n" +
+		"start-timeout: 1m\nstop-timeout: 10s\nharden: true\nlog-dir: 'C:\\logs'\n"
+	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o := &opts{}
+	fs := newFlags(o)
+	if err := fs.Parse([]string{"--file", file, "--run-as", "other", "--restart-delay", "2s", "--harden=false"}); err != nil {
+		t.Fatal(err)
+	}
+	o.set = cli.Given(fs)
+	cfg, err := o.merge(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _, err := cfg.spec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := packaging.Spec{Name: "myd", RunAs: "other", Workdir: "/srv/myd", EnvFile: "/etc/default/myd", Restart: "always",
+		RestartDelay: 2 * time.Second, StartTimeout: time.Minute, StopTimeout: 10 * time.Second, Harden: false, LogDir: `C:\logs`}
+	if !reflect.DeepEqual(s, want) {
+		t.Errorf("spec\n%+v\nwant\n%+v", s, want)
+	}
+	// Each option is the one unit.Options registers, help and all.
+	for _, name := range []string{"run-as", "workdir", "env-file", "restart", "restart-delay", "start-timeout", "stop-timeout", "harden", "log-dir"} {
+		if fs.Lookup(name) == nil {
+			t.Errorf("no --%s", name)
+		}
+	}
+}
+
+// TestMSIFindsSole: `sole package msi` of a program not built on the
+// runtime finds a Windows sole beside sole-package (as
+// sole-windows-amd64.exe) or where `GOOS=windows GOARCH=amd64 go install`
+// puts it; with none, its one-line error names --sole, sole.yaml's sole:
+// and the build command.
+func TestMSIFindsSole(t *testing.T) {
+	testenv.NeedTool(t, "wixl", "wixl")
+	testenv.NeedTool(t, "msiinfo", "msitools")
+	bin := t.TempDir()
+	packager := filepath.Join(bin, "sole-package")
+	if err := testenv.BuildTo(packager, "cmd/sole-package"); err != nil {
+		t.Fatal(err)
+	}
+	work := t.TempDir()
+	winSole := filepath.Join(work, "sole.exe")
+	if err := testenv.BuildTo(winSole, "cmd/sole", "GOOS=windows", "GOARCH=amd64"); err != nil {
+		t.Fatal(err)
+	}
+	worker := filepath.Join(work, "worker.exe") // any program that is not on the runtime
+	copyFile(t, winSole, worker)
+	gopath := t.TempDir()
+	pkg := func() (string, string, int) {
+		cmd := exec.Command(packager, "msi", "--name", "worker", "--version", "1.0.0", "--binary", worker,
+			"--maintainer", "A B <a@b.example>", "--license", "MIT", "--description", "background worker", "--output", t.TempDir())
+		cmd.Env = append(os.Environ(), "GOPATH="+gopath, "GOBIN=", "HOME="+t.TempDir())
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			t.Fatal(err)
+		}
+		return stdout.String(), stderr.String(), cmd.ProcessState.ExitCode()
+	}
+
+	stdout, stderr, code := pkg()
+	first, _, _ := strings.Cut(stderr, "\n")
+	if code != cli.ExitUsage || stdout != "" {
+		t.Fatalf("no sole anywhere: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	for _, want := range []string{"sole package: msi: sole: ", "no sole binary for windows/amd64 was found", "--sole PATH", "sole: PATH",
+		"GOOS=windows GOARCH=amd64 go install github.com/solehq/sole/cmd/sole@"} {
+		if !strings.Contains(first, want) {
+			t.Errorf("error %q lacks %q", first, want)
+		}
+	}
+
+	for what, place := range map[string]string{
+		"beside sole-package": filepath.Join(bin, "sole-windows-amd64.exe"),
+		"in GOPATH/bin":       filepath.Join(gopath, "bin", "windows_amd64", "sole.exe"),
+	} {
+		t.Run(what, func(t *testing.T) {
+			if err := os.MkdirAll(filepath.Dir(place), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			copyFile(t, winSole, place)
+			defer os.Remove(place)
+			stdout, stderr, code := pkg()
+			msi := strings.TrimSpace(stdout)
+			if code != 0 || !strings.HasSuffix(msi, ".msi") {
+				t.Fatalf("exit %d: %s%s", code, stdout, stderr)
+			}
+			out, err := exec.Command("msiinfo", "export", msi, "File").Output()
+			if err != nil || !strings.Contains(string(out), "\tsole.exe\t") {
+				t.Errorf("the package's files (%v):\n%s", err, out)
+			}
+		})
+	}
+}
+
+func copyFile(t *testing.T, src, dst string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
 }
