@@ -8,16 +8,15 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/windows"
 	"golang.org/x/sys/windows/svc"
 
 	"github.com/solehq/sole/internal/cli"
-	"github.com/solehq/sole/internal/report"
 	"github.com/solehq/sole/pidlock"
 )
 
@@ -42,27 +41,22 @@ func lookPath(file string) (string, error) {
 	return p, err
 }
 
-// execute runs the command in a job object that dies with sole, so that a
-// command never outlives the mutex that sole owns for it.
+// execute runs COMMAND in the foreground, in a job object that dies with
+// sole (startCommand), so that a command never outlives the mutex that
+// sole owns for it. COMMAND stays in sole's console process group, so
+// that Ctrl-C in the console reaches it.
 func execute(l *pidlock.Lock, path string, argv []string, o *runOpts, sigs <-chan os.Signal, stderr io.Writer) int {
-	job, err := killOnCloseJob()
+	c, err := startCommand(commandSpec{
+		path: path, argv: argv, env: o.environ(), dir: o.workdir,
+		stdin: stdHandle(os.Stdin), stdout: stdHandle(os.Stdout), stderr: stdHandle(os.Stderr),
+	})
 	if err != nil {
 		l.Unlock()
-		fmt.Fprintf(stderr, "sole: job object: %v\n", err)
+		fmt.Fprintf(stderr, "sole: %s: %s\n", cli.Quote(argv[0]), cli.OneLine(err.Error()))
 		return cli.ExitCantExec
 	}
-	defer windows.CloseHandle(job)
-	p, err := os.StartProcess(path, argv, &os.ProcAttr{Files: []*os.File{os.Stdin, os.Stdout, os.Stderr}})
-	if err != nil {
-		l.Unlock()
-		fmt.Fprintf(stderr, "sole: %s: %v\n", argv[0], err)
-		return cli.ExitCantExec
-	}
-	if h, err := windows.OpenProcess(windows.PROCESS_SET_QUOTA|windows.PROCESS_TERMINATE, false, uint32(p.Pid)); err == nil {
-		_ = windows.AssignProcessToJobObject(job, h)
-		windows.CloseHandle(h)
-	}
-	if err := l.SetHolder(p.Pid); err != nil {
+	defer c.close()
+	if err := l.SetHolder(c.pid); err != nil {
 		fmt.Fprintf(stderr, "sole: warning: %v\n", err)
 	}
 	go func() {
@@ -77,38 +71,22 @@ func execute(l *pidlock.Lock, path string, argv []string, o *runOpts, sigs <-cha
 		t := time.AfterFunc(o.maxTime, func() {
 			timedOut.Store(true)
 			fmt.Fprintf(stderr, "sole: %s: --max-time %v reached: terminating %s and its processes\n", l.Name(), o.maxTime, argv[0])
-			_ = windows.TerminateJobObject(job, uint32(cli.ExitTimeout))
+			_ = c.terminate(uint32(cli.ExitTimeout))
 		})
 		defer t.Stop()
 	}
-	st, err := p.Wait()
+	<-c.exited
 	if uerr := l.Unlock(); uerr != nil {
 		fmt.Fprintf(stderr, "sole: %v\n", uerr)
 	}
-	if err != nil {
-		fmt.Fprintf(stderr, "sole: %v\n", err)
+	if c.waitErr != nil {
+		fmt.Fprintf(stderr, "sole: %v\n", c.waitErr)
 		return cli.ExitCantExec
 	}
 	if timedOut.Load() {
 		return cli.ExitTimeout
 	}
-	return st.ExitCode()
-}
-
-func killOnCloseJob() (windows.Handle, error) {
-	job, err := windows.CreateJobObject(nil, nil)
-	if err != nil {
-		return 0, err
-	}
-	info := windows.JOBOBJECT_EXTENDED_LIMIT_INFORMATION{}
-	info.BasicLimitInformation.LimitFlags = windows.JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE
-	_, err = windows.SetInformationJobObject(job, windows.JobObjectExtendedLimitInformation,
-		uintptr(unsafe.Pointer(&info)), uint32(unsafe.Sizeof(info)))
-	if err != nil {
-		windows.CloseHandle(job)
-		return 0, err
-	}
-	return job, nil
+	return int(c.code)
 }
 
 // stopProcess ends pid. Windows has no polite request that reaches an
@@ -123,14 +101,10 @@ func stopProcess(pid int, _ bool) error {
 }
 
 // serviceMain runs COMMAND as a service of the Windows service control
-// manager: sole connects to the SCM at once (it allows 30 s), reports
-// START_PENDING, takes the lock (an instance already running: the service
-// stops with exit code 75), starts COMMAND, and only then reports
-// SERVICE_RUNNING. A stop request terminates COMMAND (Windows has no
-// polite request that reaches any program); the lock is released when
-// COMMAND has exited, and the service stops with COMMAND's exit code.
+// manager (serviceHandler.Execute). It connects to the SCM at once (which
+// allows 30 s for it); run from a console instead, it fails saying so.
 func serviceMain(_ *cli.Command, l *pidlock.Lock, path string, argv []string, o *runOpts, stderr io.Writer) int {
-	h := &serviceHandler{l: l, path: path, argv: argv, stderr: stderr}
+	h := &serviceHandler{l: l, path: path, argv: argv, o: o, stderr: stderr}
 	if err := svc.Run(l.Name(), h); err != nil {
 		fmt.Fprintf(stderr, "sole: %s: not started by the service control manager: %v\n", l.Name(), err)
 		return cli.ExitCantExec
@@ -142,64 +116,212 @@ type serviceHandler struct {
 	l      *pidlock.Lock
 	path   string
 	argv   []string
+	o      *runOpts
 	stderr io.Writer
-	code   uint32
+	code   uint32 // sole's exit code
 }
 
+// Execute reports START_PENDING, takes the lock (an instance already
+// running: the service stops with exit code 75), starts COMMAND with its
+// output going to rotated files, and only then reports SERVICE_RUNNING.
+//
+// A stop (or shutdown) request asks COMMAND to stop (stopJob), and the
+// service stops with exit code 0. COMMAND exiting on its own stops the
+// service too: with exit code 0 as a clean stop; otherwise as a failure,
+// with COMMAND's exit code as the service-specific exit code, so that
+// the SCM's recovery actions for failures apply. The lock is released
+// once COMMAND and every process it started have exited.
 func (h *serviceHandler) Execute(_ []string, reqs <-chan svc.ChangeRequest, status chan<- svc.Status) (bool, uint32) {
 	status <- svc.Status{State: svc.StartPending, WaitHint: 10000}
+	name := h.l.Name()
+	dir, err := serviceLogDir(name, h.o.logDir)
+	if err != nil {
+		fmt.Fprintf(h.stderr, "sole: %s: log directory: %v\n", name, err)
+		h.code = cli.ExitCantExec
+		return true, h.code
+	}
+	log := openServiceLog(name, dir, h.stderr)
+	defer log.close()
+	code, failed := h.run(dir, log, reqs, status)
+	h.code = code
+	return failed, code
+}
+
+func (h *serviceHandler) run(dir string, log *serviceLog, reqs <-chan svc.ChangeRequest, status chan<- svc.Status) (code uint32, failed bool) {
+	name := h.l.Name()
 	if err := h.l.TryLock(); err != nil {
-		fmt.Fprintf(h.stderr, "sole: %s\n", report.ErrorLine(err))
-		h.code = cli.ExitCantLock
-		if errors.Is(err, pidlock.ErrLocked) {
-			h.code = cli.ExitTempFail
+		return uint32(lockFailed(h.l, err, h.o, log)), true
+	}
+	defer func() {
+		if err := h.l.Unlock(); err != nil {
+			log.error("sole: %v", err)
 		}
-		return true, h.code
-	}
-	defer h.l.Unlock()
-	job, err := killOnCloseJob()
-	if err != nil {
-		h.code = cli.ExitCantExec
-		return true, h.code
-	}
-	defer windows.CloseHandle(job)
-	p, err := os.StartProcess(h.path, h.argv, &os.ProcAttr{Files: []*os.File{os.Stdin, os.Stdout, os.Stderr}})
-	if err != nil {
-		fmt.Fprintf(h.stderr, "sole: %s: %v\n", h.argv[0], err)
-		h.code = cli.ExitCantExec
-		return true, h.code
-	}
-	if ph, err := windows.OpenProcess(windows.PROCESS_SET_QUOTA|windows.PROCESS_TERMINATE, false, uint32(p.Pid)); err == nil {
-		_ = windows.AssignProcessToJobObject(job, ph)
-		windows.CloseHandle(ph)
-	}
-	_ = h.l.SetHolder(p.Pid)
-	done := make(chan uint32, 1)
-	go func() {
-		st, err := p.Wait()
-		if err != nil {
-			done <- cli.ExitCantExec
-			return
-		}
-		done <- uint32(st.ExitCode())
 	}()
+	out, err := openOutput(dir, name, log)
+	if err != nil {
+		log.error("sole: %s: COMMAND's log files: %v", name, err)
+		return cli.ExitCantExec, true
+	}
+	if err := serviceConsole(); err != nil {
+		log.warn("sole: %s: no console to share with COMMAND (%v): a stop request can only close its windows, then terminate it", name, err)
+	}
+	stdin, err := os.Open(os.DevNull)
+	if err != nil {
+		out.started()
+		out.wait(time.Second)
+		log.error("sole: %s: %v", name, err)
+		return cli.ExitCantExec, true
+	}
+	c, err := startCommand(commandSpec{
+		path: h.path, argv: h.argv, env: h.o.environ(), dir: h.o.workdir,
+		stdin: stdHandle(stdin), stdout: out.stdoutW, stderr: out.stderrW,
+		newGroup: true,
+	})
+	stdin.Close()
+	out.started()
+	if err != nil {
+		out.wait(time.Second)
+		log.error("sole: %s: %s: %s", name, cli.Quote(h.argv[0]), cli.OneLine(err.Error()))
+		return cli.ExitCantExec, true
+	}
+	defer c.close()
+	if err := h.l.SetHolder(c.pid); err != nil {
+		log.warn("sole: %s: %v", name, err)
+	}
+	log.info("sole: %s: started %s (pid %d); its output goes to %s", name, cli.Quote(h.argv[0]), c.pid,
+		filepath.Join(dir, name+".{out,err}.log"))
 	status <- svc.Status{State: svc.Running, Accepts: svc.AcceptStop | svc.AcceptShutdown}
+
+	asked := false
+wait:
 	for {
 		select {
-		case code := <-done:
-			h.code = code
-			return code != 0, code
+		case <-c.exited:
+			break wait
 		case r := <-reqs:
 			switch r.Cmd {
 			case svc.Interrogate:
 				status <- r.CurrentStatus
 			case svc.Stop, svc.Shutdown:
-				status <- svc.Status{State: svc.StopPending, WaitHint: 10000}
-				_ = p.Kill()
-				<-done
-				h.code = 0
-				return false, 0
+				asked = true
+				break wait
 			}
 		}
 	}
+	h.stopJob(c, asked, log, reqs, status)
+	if !out.wait(5 * time.Second) {
+		log.warn("sole: %s: a process outside COMMAND's job still holds its output pipes: the end of its output may be missing", name)
+	}
+	switch {
+	case c.waitErr != nil:
+		log.error("sole: %s: %v", name, c.waitErr)
+		return cli.ExitCantExec, true
+	case asked:
+		return 0, false
+	case c.code != 0:
+		log.error("sole: %s: %s exited with code %d: the service stops as failed", name, cli.Quote(h.argv[0]), c.code)
+		return c.code, true
+	}
+	log.info("sole: %s: %s exited with code 0: the service stops", name, cli.Quote(h.argv[0]))
+	return 0, false
+}
+
+// stopJob ends COMMAND's job while reporting STOP_PENDING: when asked (a
+// stop request), or when COMMAND has exited but processes it started are
+// left, it sends a CTRL_BREAK_EVENT to COMMAND's console process group
+// and WM_CLOSE to the job's top-level windows, and gives them the stop
+// timeout to exit; then it terminates whatever is left in the job. When
+// neither could be sent, it terminates the job at once.
+func (h *serviceHandler) stopJob(c *child, asked bool, log *serviceLog, reqs <-chan svc.ChangeRequest, status chan<- svc.Status) {
+	name, timeout := h.l.Name(), h.o.stopTimeout
+	deadline := time.Now().Add(timeout)
+	checkpoint := uint32(0)
+	pending := func() {
+		checkpoint++
+		hint := time.Until(deadline) + 5*time.Second
+		status <- svc.Status{State: svc.StopPending, CheckPoint: checkpoint, WaitHint: uint32(hint.Milliseconds())}
+	}
+	pending()
+
+	pids, err := c.processes()
+	if err != nil {
+		log.warn("sole: %s: %v", name, err)
+	}
+	if !asked && len(pids) == 0 {
+		return
+	}
+	var sent []string
+	if err := ctrlBreak(c.pid); err != nil {
+		log.warn("sole: %s: CTRL_BREAK to %s's process group: %v", name, cli.Quote(h.argv[0]), err)
+	} else {
+		sent = append(sent, "CTRL_BREAK")
+	}
+	if n, err := closeWindows(pids); err != nil {
+		log.warn("sole: %s: closing %s's windows: %v", name, cli.Quote(h.argv[0]), err)
+	} else if n > 0 {
+		sent = append(sent, fmt.Sprintf("WM_CLOSE to %d windows", n))
+	}
+	what := "stop request"
+	if !asked {
+		what = fmt.Sprintf("%s exited with code %d, leaving processes in its job (%d)", cli.Quote(h.argv[0]), c.code, len(pids))
+	}
+	if len(sent) == 0 {
+		// Nothing reached COMMAND (no console to share, no window):
+		// waiting would only delay the stop, and an installer's with it.
+		log.warn("sole: %s: %s: no CTRL_BREAK or WM_CLOSE could be sent: terminating %s's job now", name, what, cli.Quote(h.argv[0]))
+		deadline = time.Now()
+	} else {
+		log.info("sole: %s: %s: sent %s; waiting %v", name, what, strings.Join(sent, " and "), timeout)
+	}
+
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	lastReport := time.Now()
+	exited := c.exited
+	for {
+		select {
+		case r := <-reqs:
+			if r.Cmd == svc.Interrogate {
+				status <- r.CurrentStatus
+			}
+			continue
+		case <-tick.C:
+		case <-exited:
+			exited = nil // the rest of the job is polled
+		}
+		if jobEmpty(c) {
+			return
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+		if time.Since(lastReport) >= time.Second {
+			pending()
+			lastReport = time.Now()
+		}
+	}
+	left, _ := c.processes()
+	log.warn("sole: %s: %d processes of %s's job still running %v later: terminating them", name, len(left), cli.Quote(h.argv[0]), timeout)
+	if err := c.terminate(1); err != nil {
+		log.error("sole: %s: TerminateJobObject: %v", name, err)
+	}
+	select {
+	case <-c.exited:
+	case <-time.After(10 * time.Second):
+		log.error("sole: %s: pid %d still running after TerminateJobObject", name, c.pid)
+	}
+	pending()
+}
+
+// jobEmpty reports whether COMMAND and every process of its job have
+// exited. A job whose processes cannot be listed counts as empty once
+// COMMAND has exited.
+func jobEmpty(c *child) bool {
+	select {
+	case <-c.exited:
+	default:
+		return false
+	}
+	pids, err := c.processes()
+	return err != nil || len(pids) == 0
 }
