@@ -3,6 +3,7 @@
 package main
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -119,6 +120,9 @@ type serviceHandler struct {
 	o      *runOpts
 	stderr io.Writer
 	code   uint32 // sole's exit code
+	// gui says whether COMMAND is a GUI program (guiProgram), read
+	// before it starts: a stop asks it with WM_CLOSE, not CTRL_BREAK.
+	gui, guiKnown bool
 }
 
 // Execute reports START_PENDING, takes the lock (an instance already
@@ -165,6 +169,7 @@ func (h *serviceHandler) run(dir string, log *serviceLog, reqs <-chan svc.Change
 	if err := serviceConsole(); err != nil {
 		log.warn("sole: %s: no console to share with COMMAND (%v): a stop request can only close its windows, then terminate it", name, err)
 	}
+	h.gui, h.guiKnown = guiProgram(h.path)
 	stdin, err := os.Open(os.DevNull)
 	if err != nil {
 		out.started()
@@ -238,7 +243,7 @@ func (h *serviceHandler) stopJob(c *child, asked bool, log *serviceLog, reqs <-c
 	checkpoint := uint32(0)
 	pending := func() {
 		checkpoint++
-		hint := time.Until(deadline) + 5*time.Second
+		hint := max(0, time.Until(deadline)) + 5*time.Second
 		status <- svc.Status{State: svc.StopPending, CheckPoint: checkpoint, WaitHint: uint32(hint.Milliseconds())}
 	}
 	pending()
@@ -250,16 +255,26 @@ func (h *serviceHandler) stopJob(c *child, asked bool, log *serviceLog, reqs <-c
 	if !asked && len(pids) == 0 {
 		return
 	}
+	// A console program is asked with CTRL_BREAK, a GUI program with
+	// WM_CLOSE (a program of unknown kind both ways). Windows are looked
+	// for only then: enumerating them can take hundreds of milliseconds
+	// (under Wine 8 it starts the desktop), which a stop must not pay for
+	// nothing.
 	var sent []string
-	if err := ctrlBreak(c.pid); err != nil {
-		log.warn("sole: %s: CTRL_BREAK to %s's process group: %v", name, cli.Quote(h.argv[0]), err)
-	} else {
-		sent = append(sent, "CTRL_BREAK")
+	gui, known := h.gui, h.guiKnown
+	if !gui || !known {
+		if err := ctrlBreak(c.pid); err != nil {
+			log.warn("sole: %s: CTRL_BREAK to %s's process group: %v", name, cli.Quote(h.argv[0]), err)
+		} else {
+			sent = append(sent, "CTRL_BREAK")
+		}
 	}
-	if n, err := closeWindows(pids); err != nil {
-		log.warn("sole: %s: closing %s's windows: %v", name, cli.Quote(h.argv[0]), err)
-	} else if n > 0 {
-		sent = append(sent, fmt.Sprintf("WM_CLOSE to %d windows", n))
+	if gui || !known {
+		if n, err := closeWindows(pids); err != nil {
+			log.warn("sole: %s: closing %s's windows: %v", name, cli.Quote(h.argv[0]), err)
+		} else if n > 0 {
+			sent = append(sent, fmt.Sprintf("WM_CLOSE to %d windows", n))
+		}
 	}
 	what := "stop request"
 	if !asked {
@@ -267,12 +282,14 @@ func (h *serviceHandler) stopJob(c *child, asked bool, log *serviceLog, reqs <-c
 	}
 	if len(sent) == 0 {
 		// Nothing reached COMMAND (no console to share, no window):
-		// waiting would only delay the stop, and an installer's with it.
+		// waiting would only delay the stop, and an installer's with it
+		// (Wine 8's msiexec dies when a service it stops for an upgrade
+		// takes a few hundred milliseconds).
 		log.warn("sole: %s: %s: no CTRL_BREAK or WM_CLOSE could be sent: terminating %s's job now", name, what, cli.Quote(h.argv[0]))
-		deadline = time.Now()
-	} else {
-		log.info("sole: %s: %s: sent %s; waiting %v", name, what, strings.Join(sent, " and "), timeout)
+		h.terminateJob(c, log)
+		return
 	}
+	log.info("sole: %s: %s: sent %s; waiting %v", name, what, strings.Join(sent, " and "), timeout)
 
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
@@ -302,15 +319,46 @@ func (h *serviceHandler) stopJob(c *child, asked bool, log *serviceLog, reqs <-c
 	}
 	left, _ := c.processes()
 	log.warn("sole: %s: %d processes of %s's job still running %v later: terminating them", name, len(left), cli.Quote(h.argv[0]), timeout)
+	h.terminateJob(c, log)
+	pending()
+}
+
+// terminateJob terminates COMMAND's job and waits for COMMAND to exit.
+func (h *serviceHandler) terminateJob(c *child, log *serviceLog) {
 	if err := c.terminate(1); err != nil {
-		log.error("sole: %s: TerminateJobObject: %v", name, err)
+		log.error("sole: %s: TerminateJobObject: %v", h.l.Name(), err)
 	}
 	select {
 	case <-c.exited:
 	case <-time.After(10 * time.Second):
-		log.error("sole: %s: pid %d still running after TerminateJobObject", name, c.pid)
+		log.error("sole: %s: pid %d still running after TerminateJobObject", h.l.Name(), c.pid)
 	}
-	pending()
+}
+
+// guiProgram reports whether the program at path is a GUI program (PE
+// subsystem IMAGE_SUBSYSTEM_WINDOWS_GUI) rather than a console one; known
+// is false when its header cannot be read. Only the headers are read:
+// the DOS header's e_lfanew, the "PE\0\0" signature, the 20-byte COFF
+// header, then the optional header, whose Subsystem field is at offset
+// 68 in both PE32 and PE32+.
+func guiProgram(path string) (gui, known bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, false
+	}
+	defer f.Close()
+	var b [4096]byte
+	n, _ := io.ReadFull(f, b[:])
+	if n < 0x40 || b[0] != 'M' || b[1] != 'Z' {
+		return false, false
+	}
+	pe := int(binary.LittleEndian.Uint32(b[0x3c:]))
+	sub := pe + 4 + 20 + 68
+	if pe < 0 || sub+2 > n || string(b[pe:pe+4]) != "PE\x00\x00" {
+		return false, false
+	}
+	const imageSubsystemWindowsGUI = 2
+	return binary.LittleEndian.Uint16(b[sub:]) == imageSubsystemWindowsGUI, true
 }
 
 // jobEmpty reports whether COMMAND and every process of its job have

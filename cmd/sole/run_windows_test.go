@@ -726,3 +726,28 @@ func btoi(b bool) int {
 	}
 	return 0
 }
+
+// TestWindowsGUIProgram: the kind of program (console or GUI) that
+// decides how a stop asks it, read from its PE header.
+func TestWindowsGUIProgram(t *testing.T) {
+	if gui, known := guiProgram(testExe(t)); gui || !known {
+		t.Errorf("the test binary (a console program): gui %v, known %v", gui, known)
+	}
+	dir := t.TempDir()
+	for name, data := range map[string][]byte{
+		"empty":        nil,
+		"text":         []byte("#!/bin/sh\necho hi\n"),
+		"bad e_lfanew": append([]byte("MZ"), make([]byte, 0x40)...),
+	} {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, known := guiProgram(p); known {
+			t.Errorf("%s: taken for a program", name)
+		}
+	}
+	if _, known := guiProgram(filepath.Join(dir, "missing.exe")); known {
+		t.Errorf("a missing file taken for a program")
+	}
+}
