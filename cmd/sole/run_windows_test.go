@@ -733,7 +733,7 @@ func TestWindowsGUIProgram(t *testing.T) {
 	if gui, known := guiProgram(testExe(t)); gui || !known {
 		t.Errorf("the test binary (a console program): gui %v, known %v", gui, known)
 	}
-	dir := t.TempDir()
+	dir := winTempDir(t)
 	for name, data := range map[string][]byte{
 		"empty":        nil,
 		"text":         []byte("#!/bin/sh\necho hi\n"),
