@@ -624,6 +624,37 @@ func TestSoleInstallUnderWine(t *testing.T) {
 		t.Fatalf("worker still known to the SCM after uninstall: %s", st)
 	}
 
+	// The service options, end to end: the account as the SCM stores it,
+	// the environment file and working directory applied by sole run when
+	// the service starts (COMMAND serves on the file's address), and its
+	// output in the log directory.
+	work, logs := filepath.Join(dir, "work"), filepath.Join(dir, "logs")
+	if err := os.Mkdir(work, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	addr2 := fmt.Sprintf("127.0.0.1:%d", wineFreePort(t))
+	envFile := filepath.Join(dir, "opts.env")
+	if err := os.WriteFile(envFile, []byte("# from the env file\nHELLOD_ADDR="+addr2+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w.must(sole, "install", "--name", "opts", "--run-as", "LocalService", "--env-file", winPath(envFile),
+		"--workdir", winPath(work), "--log-dir", winPath(logs), "--stop-timeout", "3s", "--", hellod, "run")
+	key := w.must("reg", "query", `HKLM\System\CurrentControlSet\Services\opts`)
+	for _, want := range []string{`NT AUTHORITY\LocalService`, "--env-file", "--workdir", "--log-dir", "--stop-timeout"} {
+		if !strings.Contains(key, want) {
+			t.Errorf("the service's key has no %q:\n%s", want, key)
+		}
+	}
+	w.must(sole, "start", "opts")
+	wineWaitFor(t, 20*time.Second, "COMMAND to answer on the env file's address", func() bool { return httpGet(addr2) == "hello\n" })
+	w.must(sole, "stop", "opts")
+	wineWaitFor(t, 20*time.Second, "COMMAND to be gone", func() bool { return httpGet(addr2) == "" })
+	errLog, err := os.ReadFile(filepath.Join(logs, "opts.err.log"))
+	if err != nil || !strings.Contains(string(errLog), "ready") {
+		t.Errorf("COMMAND's stderr in the log directory: %q, %v", errLog, err)
+	}
+	w.must(sole, "uninstall", "opts")
+
 	// --max-time: the job (COMMAND and all it started) is ended at the
 	// deadline, and sole exits 124 as timeout(1) does.
 	start = time.Now()
