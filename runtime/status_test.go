@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/solehq/sole/internal/cli"
+	"github.com/solehq/sole/internal/locktest"
 	"github.com/solehq/sole/internal/rmtree"
 	"github.com/solehq/sole/internal/rmtree/rmtreetest"
 	"github.com/solehq/sole/pidlock"
@@ -50,7 +51,7 @@ func TestStatusOpensTheServicesLock(t *testing.T) {
 		},
 		"lock path, stale": {
 			cfg:    lockPathConfig,
-			record: "2147483647\nghost\n",
+			record: locktest.StaleRecord,
 			code:   cli.StatusDeadRecord,
 			stdout: `^%[1]s is not running \(stale record: pid 2147483647, ghost, since .*\)\n$`,
 		},

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/solehq/sole/internal/locktest"
 )
 
 // TestHostileInput: bad records, hostile paths and directories, odd
@@ -110,12 +112,12 @@ func TestHostileInput(t *testing.T) {
 		},
 		"hard link to a record-like file": {
 			setup: func(e env) []string {
-				write(filepath.Join(e.dir, "precious"), "2147483647\nghost\n", 0o644)
+				write(filepath.Join(e.dir, "precious"), locktest.StaleRecord, 0o644)
 				os.Link(filepath.Join(e.dir, "precious"), filepath.Join(e.dir, "x.pid"))
 				return []string{"run", "--lock", filepath.Join(e.dir, "x.pid"), "--", "true"}
 			},
 			code: 73, line: `has 2 hard links`,
-			check: func(e env) string { return unchanged(filepath.Join(e.dir, "precious"), "2147483647\nghost\n") },
+			check: func(e env) string { return unchanged(filepath.Join(e.dir, "precious"), locktest.StaleRecord) },
 		},
 		"status of a hard link": {
 			setup: func(e env) []string {
@@ -207,14 +209,14 @@ func TestHostileInput(t *testing.T) {
 		// Records.
 		"stale record": {
 			setup: func(e env) []string {
-				write(filepath.Join(e.dir, "x.pid"), "2147483647\nghost\n", 0o644)
+				write(filepath.Join(e.dir, "x.pid"), locktest.StaleRecord, 0o644)
 				return []string{"status", "--lock", filepath.Join(e.dir, "x.pid")}
 			},
 			code: 1,
 		},
 		"stale record is taken": {
 			setup: func(e env) []string {
-				write(filepath.Join(e.dir, "x.pid"), "2147483647\nghost\n", 0o644)
+				write(filepath.Join(e.dir, "x.pid"), locktest.StaleRecord, 0o644)
 				return []string{"run", "--lock", filepath.Join(e.dir, "x.pid"), "--", "true"}
 			},
 			code: 0,

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/solehq/sole/internal/cli"
+	"github.com/solehq/sole/internal/locktest"
 	"github.com/solehq/sole/pidlock"
 	"github.com/solehq/sole/platform"
 )
@@ -68,23 +69,8 @@ func checkObject(t *testing.T, raw json.RawMessage, state string) map[string]any
 
 // TestStatusJSON decodes `sole status --json` in each state.
 func TestStatusJSON(t *testing.T) {
-	dir := t.TempDir()
-	write := func(name, data string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	held := filepath.Join(dir, "held.pid")
-	l, err := pidlock.New(held)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := l.TryLock(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Unlock() })
+	locks := locktest.New(t)
+	dir, write, held := locks.Path, locks.Write, locks.Held("held.pid")
 	tests := map[string]struct {
 		path  string
 		state string
@@ -92,7 +78,7 @@ func TestStatusJSON(t *testing.T) {
 		pid   int
 	}{
 		"running":      {path: held, state: "running", code: cli.StatusRunning, pid: os.Getpid()},
-		"stale":        {path: write("dead.pid", "2147483647\nghost\n"), state: "stale", code: cli.StatusDeadRecord, pid: 2147483647},
+		"stale":        {path: write("dead.pid", locktest.StaleRecord), state: "stale", code: cli.StatusDeadRecord, pid: locktest.StalePID},
 		"not running":  {path: filepath.Join(dir, "gone.pid"), state: "not running", code: cli.StatusNotRunning},
 		"not a record": {path: write("junk.pid", "not a pid\n"), state: "unknown", code: cli.StatusUnknown},
 		"odd name":     {path: write("a\"b\\c\u2028.pid", ""), state: "not running", code: cli.StatusNotRunning},
@@ -145,7 +131,7 @@ func TestListJSON(t *testing.T) {
 			}
 		}
 	}
-	mk("dead", "2147483647\nghost\n")
+	mk("dead", locktest.StaleRecord)
 	mk("junk", "not a pid\n")
 	mk("idle", "")
 	run, err := pidlock.Named(prefix+"run", pidlock.WithScope(pidlock.ScopeUser))

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/solehq/sole/internal/cli"
+	"github.com/solehq/sole/internal/locktest"
 	"github.com/solehq/sole/internal/svcmgr"
 	"github.com/solehq/sole/pidlock"
 )
@@ -78,7 +79,7 @@ func TestListDir(t *testing.T) {
 			want:  []want{{"a", "running", ""}},
 		},
 		"one stale": {
-			files: map[string]string{"dead/dead.pid": "2147483647\nghost\n"},
+			files: map[string]string{"dead/dead.pid": locktest.StaleRecord},
 			want:  []want{{"dead", "stale", ""}},
 		},
 		"directory without a file": {
@@ -91,7 +92,7 @@ func TestListDir(t *testing.T) {
 		},
 		"sorted, every kind": {
 			files: map[string]string{
-				"b/b.pid":     "2147483647\nghost\n",
+				"b/b.pid":     locktest.StaleRecord,
 				"a/":          "",
 				"a.pid":       "",
 				"a-b/":        "",
@@ -116,7 +117,7 @@ func TestListDir(t *testing.T) {
 			},
 		},
 		"symlinks are not followed": {
-			files: map[string]string{"real/real.pid": "2147483647\nghost\n"},
+			files: map[string]string{"real/real.pid": locktest.StaleRecord},
 			link:  map[string]string{"link": "real", "tofile": "real/real.pid"},
 			want: []want{
 				{"link", "unknown", "symlink"},

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/solehq/sole/internal/cli"
+	"github.com/solehq/sole/internal/locktest"
 	"github.com/solehq/sole/internal/svcmgr"
 	"github.com/solehq/sole/pidlock"
 )
@@ -233,23 +234,8 @@ func fakeServices(t *testing.T, states map[string]svcmgr.State) *[]Service {
 // TestGather queries real locks.
 func TestGather(t *testing.T) {
 	asked := fakeServices(t, map[string]svcmgr.State{"svc": svcmgr.Active})
-	dir := t.TempDir()
-	write := func(name, data string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	held := filepath.Join(dir, "held.pid")
-	h, err := pidlock.New(held)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.TryLock(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Unlock() })
+	locks := locktest.New(t)
+	dir, write, held := locks.Path, locks.Write, locks.Held("held.pid")
 
 	tests := map[string]struct {
 		path  string
@@ -262,7 +248,7 @@ func TestGather(t *testing.T) {
 		"no directory":        {path: filepath.Join(dir, "nodir", "x.pid"), state: "not running"},
 		"empty":               {path: write("empty.pid", ""), state: "not running"},
 		"held":                {path: held, state: "running", pid: os.Getpid()},
-		"stale":               {path: write("dead.pid", "2147483647\nghost\n"), state: "stale", pid: 2147483647},
+		"stale":               {path: write("dead.pid", locktest.StaleRecord), state: "stale", pid: locktest.StalePID},
 		"not a record":        {path: write("junk.pid", "not a pid\n"), state: "unknown"},
 		"service installed":   {path: held, svc: &Service{Name: "svc"}, state: "running", pid: os.Getpid(), serv: svcmgr.Active},
 		"service not there":   {path: held, svc: &Service{Name: "other", User: true}, state: "running", pid: os.Getpid()},
