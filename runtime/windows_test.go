@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"github.com/solehq/sole/internal/rmtree"
 	"github.com/solehq/sole/internal/rmtree/rmtreetest"
+	"github.com/solehq/sole/internal/wintest"
 	"io"
 	"log/slog"
 	"os"
@@ -37,7 +38,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kardianos/service"
 	"golang.org/x/sys/windows"
 	"golang.org/x/sys/windows/registry"
 	"golang.org/x/sys/windows/svc"
@@ -144,18 +144,8 @@ func helperService(name, dir, mode string, extra []string) int {
 		return 1
 	}
 	p := &program{l: l}
-	s, err := service.New(p, &service.Config{Name: name})
-	if err != nil {
-		log.Error("helper: service.New", "err", err)
-		return 1
-	}
-	h, ok := s.(svc.Handler)
-	if !ok {
-		log.Error(fmt.Sprintf("helper: kardianos/service's %T is not an svc.Handler", s))
-		return 1
-	}
-	if err := svc.Run(name, h); err != nil {
-		log.Error("helper: svc.Run", "err", err)
+	if err := wintest.ServeKardianos(name, p); err != nil {
+		log.Error("helper", "err", err)
 		return 1
 	}
 	log.Info("helper: done", "err", p.err)
@@ -164,12 +154,6 @@ func helperService(name, dir, mode string, extra []string) int {
 
 // tempDir is t.TempDir that also works under Wine 8.
 func tempDir(t *testing.T) string { return rmtreetest.TempDir(t, "sole-runtime-test") }
-
-// underWine reports whether the test runs under Wine (ntdll exports
-// wine_get_version there).
-func underWine() bool {
-	return windows.NewLazySystemDLL("ntdll.dll").NewProc("wine_get_version").Find() == nil
-}
 
 func TestWindowsDefinition(t *testing.T) {
 	t.Setenv("ProgramData", `C:\ProgramData`) // where the lock directory goes
@@ -475,7 +459,7 @@ func deleteLeftovers(t *testing.T, m *mgr.Mgr) {
 // record while svcmgr removes it.
 func uninstall(t *testing.T, name string, lockDir string) error {
 	err := svcmgr.Uninstall(name, false)
-	if err != nil && underWine() && lockDir != "" && !errors.Is(err, svcmgr.ErrNotInstalled) && strings.Contains(err.Error(), lockDir) {
+	if err != nil && wintest.UnderWine() && lockDir != "" && !errors.Is(err, svcmgr.ErrNotInstalled) && strings.Contains(err.Error(), lockDir) {
 		if st, serr := svcmgr.Status(name, false); serr == nil && st == svcmgr.NotInstalled {
 			t.Logf("Wine 8: the service is gone, but removing its lock directory failed as os.RemoveAll does under Wine (%v); removed by hand", err)
 			return rmtree.RemoveAll(lockDir)
@@ -499,7 +483,7 @@ func TestWindowsServiceLifecycle(t *testing.T) {
 	}
 	defer m.Disconnect()
 	deleteLeftovers(t, m)
-	wine := underWine()
+	wine := wintest.UnderWine()
 
 	name := fmt.Sprintf("sole-rt-svc-%d", os.Getpid())
 	dir := filepath.Join(tempDir(t), "sole svc test")
@@ -507,7 +491,7 @@ func TestWindowsServiceLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	exe := filepath.Join(dir, "runtime test.exe")
-	copyFile(t, mustExecutable(t), exe)
+	wintest.CopyFile(t, wintest.Executable(t), exe)
 	extra := []string{"a b", `q"x`, "", `C:\dir with space\`}
 	d := unit.Description{
 		Name:         name,
@@ -537,13 +521,13 @@ func TestWindowsServiceLifecycle(t *testing.T) {
 	})
 
 	// Install: created, then unchanged, then updated.
-	mustInstall(t, d, true)
-	mustInstall(t, d, false)
+	wintest.MustInstall(t, svcmgr.Install, d, true)
+	wintest.MustInstall(t, svcmgr.Install, d, false)
 	d2 := d
 	d2.Description = "sole runtime test service, changed"
-	mustInstall(t, d2, true)
-	mustInstall(t, d, true)
-	mustInstall(t, d, false)
+	wintest.MustInstall(t, svcmgr.Install, d2, true)
+	wintest.MustInstall(t, svcmgr.Install, d, true)
+	wintest.MustInstall(t, svcmgr.Install, d, false)
 
 	// What the SCM stores is what Definition shows.
 	_, def, err := svcmgr.Definition(d)
@@ -573,12 +557,12 @@ func TestWindowsServiceLifecycle(t *testing.T) {
 	// goes away with it from the description.
 	withEnv := d
 	withEnv.Env = []string{"SOLE_A=1", "SOLE_B=two words"}
-	mustInstall(t, withEnv, true)
-	mustInstall(t, withEnv, false)
+	wintest.MustInstall(t, svcmgr.Install, withEnv, true)
+	wintest.MustInstall(t, svcmgr.Install, withEnv, false)
 	if env := regStrings(t, name, "Environment"); !slices.Equal(env, withEnv.Env) {
 		t.Errorf("Environment value %q, want %q", env, withEnv.Env)
 	}
-	mustInstall(t, d, true)
+	wintest.MustInstall(t, svcmgr.Install, d, true)
 	if env := regStrings(t, name, "Environment"); env != nil {
 		t.Errorf("Environment value %q after installing without, want none", env)
 	}
@@ -609,7 +593,7 @@ func TestWindowsServiceLifecycle(t *testing.T) {
 		t.Fatalf("after Start: %+v, %v; want running", st, err)
 	}
 	pid := int(st.ProcessId)
-	lock := serviceLock(t, dir, name)
+	lock := wintest.ServiceLock(t, dir, name)
 	lockDir = filepath.Dir(lock.Path())
 	ls, err := lock.Query()
 	if err != nil || ls.State != pidlock.Running || ls.Holder.PID != pid {
@@ -691,7 +675,7 @@ func TestWindowsServiceLifecycle(t *testing.T) {
 	fail := d
 	fail.Args = slices.Clone(d.Args)
 	fail.Args[4] = "fail"
-	mustInstall(t, fail, true)
+	wintest.MustInstall(t, svcmgr.Install, fail, true)
 	err = svcmgr.Start(name, false)
 	if err == nil || !strings.Contains(err.Error(), "stopped while starting (service-specific exit code 1)") {
 		t.Errorf("Start of a failing app: %v; want it stopped while starting with exit code 1", err)
@@ -715,30 +699,6 @@ func TestWindowsServiceLifecycle(t *testing.T) {
 	}
 }
 
-// serviceLock is the service's lock as the service sees it. Wine gives
-// services ProgramData=C:\users\Public where the programs it starts from
-// Linux get C:\ProgramData: the mutex (Global\sole.NAME) is the same, the
-// record's directory is not, so the test looks where the service writes.
-func serviceLock(t *testing.T, dir, name string) *pidlock.Lock {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, "programdata.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if theirs, ours := string(b), os.Getenv("ProgramData"); theirs != ours {
-		if !underWine() {
-			t.Fatalf("the service has ProgramData=%s, this test %s", theirs, ours)
-		}
-		t.Logf("Wine 8: the service has ProgramData=%s, this test %s; using the service's", theirs, ours)
-		t.Setenv("ProgramData", theirs)
-	}
-	l, err := pidlock.Named(name, pidlock.WithScope(pidlock.ScopeSystem))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l
-}
-
 // regStrings reads a REG_MULTI_SZ value of the service's key; nil if
 // there is none.
 func regStrings(t *testing.T, name, value string) []string {
@@ -758,41 +718,10 @@ func regStrings(t *testing.T, name, value string) []string {
 	return v
 }
 
-func mustInstall(t *testing.T, d unit.Description, changed bool) {
-	t.Helper()
-	got, err := svcmgr.Install(d)
-	if err != nil {
-		t.Fatalf("Install: %v", err)
-	}
-	if got != changed {
-		t.Errorf("Install reported changed %v, want %v", got, changed)
-	}
-}
-
 func mustStatus(t *testing.T, name string, want svcmgr.State) {
 	t.Helper()
 	if st, err := svcmgr.Status(name, false); err != nil || st != want {
 		t.Errorf("Status = %q, %v; want %q", st, err, want)
-	}
-}
-
-func mustExecutable(t *testing.T) string {
-	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return exe
-}
-
-func copyFile(t *testing.T, from, to string) {
-	t.Helper()
-	b, err := os.ReadFile(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(to, b, 0o755); err != nil {
-		t.Fatal(err)
 	}
 }
 

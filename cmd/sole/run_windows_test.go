@@ -31,6 +31,7 @@ import (
 	"github.com/solehq/sole/internal/rotlog"
 	"github.com/solehq/sole/internal/svcmgr"
 	"github.com/solehq/sole/internal/unit"
+	"github.com/solehq/sole/internal/wintest"
 	"github.com/solehq/sole/platform"
 )
 
@@ -117,7 +118,7 @@ func winHelper(mode string, args []string) int {
 			fmt.Fprintf(os.Stderr, "err line %d\n", i)
 		}
 		writeMark(args[0], "written", "")
-		for !exists(filepath.Join(args[0], "go")) {
+		for !wintest.Exists(filepath.Join(args[0], "go")) {
 			time.Sleep(20 * time.Millisecond)
 		}
 		return code
@@ -139,7 +140,7 @@ func helperCtrlBreak(dir string) int {
 		return 1
 	}
 	defer c.close()
-	for !exists(filepath.Join(dir, "ready")) {
+	for !wintest.Exists(filepath.Join(dir, "ready")) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	if err := ctrlBreak(c.pid); err != nil {
@@ -152,7 +153,7 @@ func helperCtrlBreak(dir string) int {
 		result("sent; COMMAND still runs 30s later")
 		return 1
 	}
-	result("sent; COMMAND exited with code %d, interrupted: %v", c.code, exists(filepath.Join(dir, "interrupted")))
+	result("sent; COMMAND exited with code %d, interrupted: %v", c.code, wintest.Exists(filepath.Join(dir, "interrupted")))
 	return 0
 }
 
@@ -168,34 +169,7 @@ func writeMark(dir, name, text string) {
 	}
 }
 
-func exists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
-}
-
 func winTempDir(t *testing.T) string { return rmtreetest.TempDir(t, "sole-cmd-test") }
-
-func testExe(t *testing.T) string {
-	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return exe
-}
-
-// waitFile waits for path to exist, at most d, and returns its contents.
-func waitFile(t *testing.T, path string, d time.Duration) string {
-	t.Helper()
-	for deadline := time.Now().Add(d); ; time.Sleep(20 * time.Millisecond) {
-		if b, err := os.ReadFile(path); err == nil {
-			return string(b)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not appear within %v", path, d)
-		}
-	}
-}
 
 var procIsProcessInJob = windows.NewLazySystemDLL("kernel32.dll").NewProc("IsProcessInJob")
 
@@ -212,13 +186,13 @@ func isProcessInJob(t *testing.T, process, job windows.Handle) bool {
 // COMMAND's job, and terminating the job ends both.
 func TestWindowsStartInJob(t *testing.T) {
 	dir := winTempDir(t)
-	exe := testExe(t)
+	exe := wintest.Executable(t)
 	c, err := startCommand(commandSpec{path: exe, argv: []string{exe, winHelperArg, "spawn", dir}, env: os.Environ(), stderr: stdHandle(os.Stderr), newGroup: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.close()
-	pid, err := strconv.Atoi(waitFile(t, filepath.Join(dir, "child.pid"), 30*time.Second))
+	pid, err := strconv.Atoi(wintest.WaitFile(t, filepath.Join(dir, "child.pid"), 30*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +233,7 @@ func TestWindowsStartSpec(t *testing.T) {
 	if err := os.Mkdir(work, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	exe := testExe(t)
+	exe := wintest.Executable(t)
 	args := []string{"a b", `q"x`, "", `C:\dir with space\`}
 	env := append(os.Environ(), "SOLE_T_A=first", "sole_t_a=second", "SOLE_T_B=b=c")
 	c, err := startCommand(commandSpec{path: exe, argv: append([]string{"helper", winHelperArg, "describe", dir}, args...), env: env, dir: work, stderr: stdHandle(os.Stderr)})
@@ -271,7 +245,7 @@ func TestWindowsStartSpec(t *testing.T) {
 	if c.waitErr != nil || c.code != 0 {
 		t.Fatalf("describe: exit %d, %v", c.code, c.waitErr)
 	}
-	got := strings.Split(waitFile(t, filepath.Join(dir, "describe.txt"), time.Second), "\n")
+	got := strings.Split(wintest.WaitFile(t, filepath.Join(dir, "describe.txt"), time.Second), "\n")
 	want := append([]string{work, "second", "b=c"}, args...)
 	if !slices.Equal(got, want) {
 		t.Errorf("COMMAND saw %q, want %q", got, want)
@@ -282,7 +256,7 @@ func TestWindowsStartSpec(t *testing.T) {
 // in --workdir, with --env-file's variables, and exits with its code.
 func TestWindowsRunForeground(t *testing.T) {
 	dir := winTempDir(t)
-	b, err := os.ReadFile(testExe(t))
+	b, err := os.ReadFile(wintest.Executable(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,11 +281,11 @@ func TestWindowsRunForeground(t *testing.T) {
 	if err != nil {
 		t.Fatalf("sole run: %v: %s", err, out)
 	}
-	got := strings.Split(waitFile(t, filepath.Join(dir, "describe.txt"), time.Second), "\n")
+	got := strings.Split(wintest.WaitFile(t, filepath.Join(dir, "describe.txt"), time.Second), "\n")
 	if want := []string{work, "from the file", "b c", "x y"}; !slices.Equal(got, want) {
 		t.Errorf("COMMAND saw %q, want %q", got, want)
 	}
-	err = exec.Command(sole, "run", "--name", name, "--", testExe(t), winHelperArg, "exit", "42").Run()
+	err = exec.Command(sole, "run", "--name", name, "--", wintest.Executable(t), winHelperArg, "exit", "42").Run()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 42 {
 		t.Errorf("sole run of a command that exits 42: %v", err)
@@ -359,10 +333,10 @@ func TestWindowsEnvBlock(t *testing.T) {
 // docs/windows.md): there the test checks that it fails as documented.
 func TestWindowsCtrlBreak(t *testing.T) {
 	dir := winTempDir(t)
-	out, err := exec.Command(testExe(t), winHelperArg, "ctrlbreak", dir).CombinedOutput()
-	result := waitFile(t, filepath.Join(dir, "result"), 30*time.Second)
+	out, err := exec.Command(wintest.Executable(t), winHelperArg, "ctrlbreak", dir).CombinedOutput()
+	result := wintest.WaitFile(t, filepath.Join(dir, "result"), 30*time.Second)
 	t.Logf("CTRL_BREAK to COMMAND's process group: %s", result)
-	if underWine() {
+	if wintest.UnderWine() {
 		if err == nil || !strings.Contains(result, "GenerateConsoleCtrlEvent: Invalid handle.") {
 			t.Errorf("Wine 8 generated CTRL_BREAK_EVENT (%q, %v): update docs/windows.md and TestWindowsServiceStop", result, err)
 		}
@@ -371,12 +345,6 @@ func TestWindowsCtrlBreak(t *testing.T) {
 	if err != nil || !strings.Contains(result, "exited with code 0, interrupted: true") {
 		t.Errorf("helper: %v: %s", err, out)
 	}
-}
-
-// underWine reports whether the test runs under Wine (ntdll exports
-// wine_get_version there).
-func underWine() bool {
-	return windows.NewLazySystemDLL("ntdll.dll").NewProc("wine_get_version").Find() == nil
 }
 
 // winService is a `sole run --service` installed for a test: sole.exe
@@ -402,7 +370,7 @@ func newWinService(t *testing.T) *winService {
 	if err := os.Mkdir(s.dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(testExe(t))
+	b, err := os.ReadFile(wintest.Executable(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -525,7 +493,7 @@ func TestWindowsServiceStop(t *testing.T) {
 	// Wine 8 cannot send CTRL_BREAK (TestWindowsCtrlBreak) and has no
 	// windows: there sole can ask nothing, and both commands are
 	// terminated at once.
-	wine := underWine()
+	wine := wintest.UnderWine()
 	breakTimeout := 20 * time.Second
 	if wine {
 		breakTimeout = 3 * time.Second
@@ -546,7 +514,7 @@ func TestWindowsServiceStop(t *testing.T) {
 			if err := svcmgr.Start(s.name, false); err != nil {
 				t.Fatalf("start: %v", err)
 			}
-			waitFile(t, filepath.Join(marks, "ready"), 30*time.Second)
+			wintest.WaitFile(t, filepath.Join(marks, "ready"), 30*time.Second)
 			st := s.query(t)
 			if st.State != svc.Running {
 				t.Fatalf("after start: %+v", st)
@@ -568,7 +536,7 @@ func TestWindowsServiceStop(t *testing.T) {
 			if mst, err := svcmgr.Status(s.name, false); err != nil || mst != svcmgr.Inactive {
 				t.Errorf("status %q, %v; want inactive", mst, err)
 			}
-			interrupted, ignored := exists(filepath.Join(marks, "interrupted")), exists(filepath.Join(marks, "ignored"))
+			interrupted, ignored := wintest.Exists(filepath.Join(marks, "interrupted")), wintest.Exists(filepath.Join(marks, "ignored"))
 			switch {
 			case wine:
 				if interrupted || ignored {
@@ -653,7 +621,7 @@ func TestWindowsServiceLogs(t *testing.T) {
 			if err := svcmgr.Start(s.name, false); err != nil {
 				t.Fatalf("start: %v", err)
 			}
-			waitFile(t, filepath.Join(marks, "written"), 60*time.Second)
+			wintest.WaitFile(t, filepath.Join(marks, "written"), 60*time.Second)
 			writeMark(marks, "go", "")
 			st := s.waitStopped(t, 30*time.Second)
 			wantWin32, wantSpecific := uint32(0), uint32(0)
@@ -730,7 +698,7 @@ func btoi(b bool) int {
 // TestWindowsGUIProgram: the kind of program (console or GUI) that
 // decides how a stop asks it, read from its PE header.
 func TestWindowsGUIProgram(t *testing.T) {
-	if gui, known := guiProgram(testExe(t)); gui || !known {
+	if gui, known := guiProgram(wintest.Executable(t)); gui || !known {
 		t.Errorf("the test binary (a console program): gui %v, known %v", gui, known)
 	}
 	dir := winTempDir(t)

@@ -40,14 +40,9 @@ import (
 
 	"github.com/solehq/sole/internal/rmtree/rmtreetest"
 	"github.com/solehq/sole/internal/unit"
+	"github.com/solehq/sole/internal/wintest"
 	"github.com/solehq/sole/platform"
 )
-
-// underWine reports whether the test runs under Wine (ntdll exports
-// wine_get_version there).
-func underWine() bool {
-	return windows.NewLazySystemDLL("ntdll.dll").NewProc("wine_get_version").Find() == nil
-}
 
 const testExe = `C:\Program Files\sole test\sole.exe`
 
@@ -410,17 +405,6 @@ func readInstalled(t *testing.T, m *mgr.Mgr, name string) installed {
 	return installed{account: cur.account, objectName: on, imagePath: image, values: values}
 }
 
-func mustInstall(t *testing.T, d unit.Description, changed bool) {
-	t.Helper()
-	got, err := Install(d)
-	if err != nil {
-		t.Fatalf("Install: %v", err)
-	}
-	if got != changed {
-		t.Errorf("Install reported changed %v, want %v", got, changed)
-	}
-}
-
 // TestWindowsInstallAccount installs a `sole run` wrapper with each
 // account in turn and reads back what the SCM and the registry hold:
 // installing again with another account updates it, with the same one
@@ -440,8 +424,8 @@ func TestWindowsInstallAccount(t *testing.T) {
 		{"LocalSystem", "LocalSystem"},
 	} {
 		d.RunAs = tt.runAs
-		mustInstall(t, d, true)
-		mustInstall(t, d, false)
+		wintest.MustInstall(t, Install, d, true)
+		wintest.MustInstall(t, Install, d, false)
 		got := readInstalled(t, m, name)
 		if got.account != tt.want || got.objectName != tt.want {
 			t.Errorf("%d: run as %q: ServiceStartName %q, ObjectName %q; want %q", i, tt.runAs, got.account, got.objectName, tt.want)
@@ -471,7 +455,7 @@ func TestWindowsInstallAccount(t *testing.T) {
 			}
 			switch {
 			case hasModify(dacl, sid):
-			case underWine():
+			case wintest.UnderWine():
 				t.Logf("Wine 8: %s: the DACL reads back without the entry for %s (%s)", dir, c.account, sddl(t, dacl))
 			default:
 				t.Errorf("%s: %s has no modify rights: %s", dir, c.account, sddl(t, dacl))
@@ -564,7 +548,7 @@ func TestWindowsInstallRecovery(t *testing.T) {
 			defer s.Close()
 			acts, qErr := s.RecoveryActions()
 			qflag, qflagErr := s.RecoveryActionsOnNonCrashFailures()
-			if underWine() && errors.Is(rawErr, registry.ErrNotExist) {
+			if wintest.UnderWine() && errors.Is(rawErr, registry.ErrNotExist) {
 				if !errors.Is(flagErr, registry.ErrNotExist) || !errors.Is(qErr, windows.ERROR_INVALID_LEVEL) || !errors.Is(qflagErr, windows.ERROR_INVALID_LEVEL) {
 					t.Errorf("Wine: FailureActionsOnNonCrashFailures %v, query of the actions %v, of the flag %v; want none stored, ERROR_INVALID_LEVEL twice (what docs/windows.md says)", flagErr, qErr, qflagErr)
 				}
@@ -585,7 +569,7 @@ func TestWindowsInstallRecovery(t *testing.T) {
 				t.Errorf("SCM: %v (%v), non-crash %v (%v); want %v, true", acts, qErr, qflag, qflagErr, wantActs)
 			}
 			// Installing again changes nothing.
-			mustInstall(t, d, false)
+			wintest.MustInstall(t, Install, d, false)
 		})
 	}
 }

@@ -32,6 +32,7 @@ import (
 	"github.com/solehq/sole/internal/rmtree/rmtreetest"
 	"github.com/solehq/sole/internal/svcmgr"
 	"github.com/solehq/sole/internal/unit"
+	"github.com/solehq/sole/internal/wintest"
 	"github.com/solehq/sole/pidlock"
 	"github.com/solehq/sole/platform"
 	"github.com/solehq/sole/runtime"
@@ -138,18 +139,8 @@ func helperService(name, dir string) int {
 		return 1
 	}
 	b := &bridge{cfg: cfg, app: app, ready: ready, done: make(chan error, 1)}
-	s, err := service.New(b, &service.Config{Name: name})
-	if err != nil {
-		log.Error("helper: service.New", "err", err)
-		return 1
-	}
-	h, ok := s.(svc.Handler)
-	if !ok {
-		log.Error(fmt.Sprintf("helper: kardianos/service's %T is not an svc.Handler", s))
-		return 1
-	}
-	if err := svc.Run(name, h); err != nil {
-		log.Error("helper: svc.Run", "err", err)
+	if err := wintest.ServeKardianos(name, b); err != nil {
+		log.Error("helper", "err", err)
 		return 1
 	}
 	log.Info("helper: done", "err", b.err)
@@ -214,10 +205,6 @@ func (h *readyHandler) WithAttrs(as []slog.Attr) slog.Handler {
 
 func (h *readyHandler) WithGroup(g string) slog.Handler {
 	return &readyHandler{Handler: h.Handler.WithGroup(g), ready: h.ready, once: h.once}
-}
-
-func underWine() bool {
-	return windows.NewLazySystemDLL("ntdll.dll").NewProc("wine_get_version").Find() == nil
 }
 
 // TestWindowsServiceKservice installs the test binary as a service and
@@ -340,7 +327,7 @@ func TestWindowsServiceKservice(t *testing.T) {
 	t.Logf("service pid %d: Start was called holding the lock, SERVICE_RUNNING came after it returned", pid)
 
 	// A second instance fails naming the service, and never calls Start.
-	lock := serviceLock(t, dir, name)
+	lock := wintest.ServiceLock(t, dir, name)
 	lockDir = filepath.Dir(lock.Path())
 	second := &winProgram{name: name, dir: rmtreetest.TempDir(t, "sole-kservice-second")}
 	cfg, app, err := App(second, &service.Config{Name: name}, WithConfig(func(c *runtime.Config) {
@@ -392,29 +379,6 @@ func readKV(t *testing.T, path string) map[string]string {
 		kv[k] = v
 	}
 	return kv
-}
-
-// serviceLock is the service's lock as the service sees it: Wine gives
-// services ProgramData=C:\users\Public where the programs it starts from
-// Linux get C:\ProgramData (the mutex is the same, the record's
-// directory is not); see runtime/windows_test.go.
-func serviceLock(t *testing.T, dir, name string) *pidlock.Lock {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, "programdata.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if theirs := string(b); theirs != os.Getenv("ProgramData") {
-		if !underWine() {
-			t.Fatalf("the service has ProgramData=%s, this test %s", theirs, os.Getenv("ProgramData"))
-		}
-		t.Setenv("ProgramData", theirs)
-	}
-	l, err := pidlock.Named(name, pidlock.WithScope(pidlock.ScopeSystem))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l
 }
 
 // deleteLeftovers deletes the services that an earlier, killed run of this
