@@ -110,6 +110,13 @@ func debFiles(t *testing.T, deb string) (map[string][]byte, map[string]*tar.Head
 	if err != nil {
 		t.Fatalf("dpkg-deb --fsys-tarfile: %v", err)
 	}
+	return tarFiles(t, data)
+}
+
+// tarFiles reads a tar archive: path (without "./" and a trailing "/") →
+// content (regular files only), and each entry's header.
+func tarFiles(t *testing.T, data []byte) (map[string][]byte, map[string]*tar.Header) {
+	t.Helper()
 	files, hdrs := map[string][]byte{}, map[string]*tar.Header{}
 	tr := tar.NewReader(bytes.NewReader(data))
 	for {

@@ -1,10 +1,7 @@
 package packaging
 
 import (
-	"archive/tar"
-	"bytes"
 	"errors"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -215,32 +212,12 @@ func TestRPMServiceOptions(t *testing.T) {
 	if err != nil {
 		t.Fatalf("rpm2archive: %v", err)
 	}
-	dir := t.TempDir()
-	tr := tar.NewReader(bytes.NewReader(payload))
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if h.Typeflag == tar.TypeReg {
-			b, _ := io.ReadAll(tr)
-			f := filepath.Join(dir, filepath.FromSlash(h.Name))
-			if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(f, b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	got, _ := os.ReadFile(filepath.Join(dir, "usr/lib/systemd/system/hellod.service"))
+	payloadFiles, _ := tarFiles(t, payload)
+	got := payloadFiles["/usr/lib/systemd/system/hellod.service"]
 	if want := wantOptionsUnit(t, optionsSpec()); string(got) != string(want) {
 		t.Errorf("unit:\n%s\nwant:\n%s", got, want)
 	}
-	conf, _ := os.ReadFile(filepath.Join(dir, "usr/lib/sysusers.d/hellod.conf"))
+	conf := payloadFiles["/usr/lib/sysusers.d/hellod.conf"]
 	if !strings.HasSuffix(string(conf), "\ng svcgrp -\nu svcuser -:svcgrp \"hellod service\" /nonexistent\n") {
 		t.Errorf("sysusers.d file:\n%s", conf)
 	}
