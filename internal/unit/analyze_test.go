@@ -120,6 +120,24 @@ func (a *analyzer) verify(t *testing.T, path string) []string {
 	return problems
 }
 
+// writeVerified renders d's unit into the analyzer's unit directory, as
+// NAME.service, and reports what `systemd-analyze verify` says of it.
+func (a *analyzer) writeVerified(t *testing.T, d Description) (path string, text []byte) {
+	t.Helper()
+	text, err := SystemdUnit(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path = filepath.Join(a.unitDir, d.Name+".service")
+	if err := os.WriteFile(path, text, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if problems := a.verify(t, path); len(problems) > 0 {
+		t.Errorf("systemd-analyze verify:\n%s\nunit:\n%s", strings.Join(problems, "\n"), text)
+	}
+	return path, text
+}
+
 // dump returns systemd's dump of the unit at path: "Key: value" lines of
 // the unit block, and the command line of each "-> ExecX:" section.
 func (a *analyzer) dump(t *testing.T, path string) (fields map[string][]string, commands map[string]string) {
@@ -265,17 +283,7 @@ func TestSystemdAnalyzeVerify(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			d := withExecutable(t, c.d)
 			a := newAnalyzer(t, d.User)
-			text, err := SystemdUnit(d)
-			if err != nil {
-				t.Fatal(err)
-			}
-			path := filepath.Join(a.unitDir, d.Name+".service")
-			if err := os.WriteFile(path, text, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			if problems := a.verify(t, path); len(problems) > 0 {
-				t.Errorf("systemd-analyze verify:\n%s\nunit:\n%s", strings.Join(problems, "\n"), text)
-			}
+			path, _ := a.writeVerified(t, d)
 
 			fields, commands := a.dump(t, path)
 			// The dump shows argv before the $VAR expansion done when the
@@ -448,17 +456,7 @@ func TestHarden(t *testing.T) {
 			d := c.d
 			d.Harden = c.harden
 			a := newAnalyzer(t, false)
-			text, err := SystemdUnit(d)
-			if err != nil {
-				t.Fatal(err)
-			}
-			path := filepath.Join(a.unitDir, d.Name+".service")
-			if err := os.WriteFile(path, text, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			if problems := a.verify(t, path); len(problems) > 0 {
-				t.Errorf("systemd-analyze verify:\n%s\nunit:\n%s", strings.Join(problems, "\n"), text)
-			}
+			path, text := a.writeVerified(t, d)
 			e := a.exposure(t, path)
 			t.Logf("systemd-analyze security: exposure %.1f", e)
 			if c.harden && e > c.max {
