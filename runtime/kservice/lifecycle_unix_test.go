@@ -193,9 +193,7 @@ func TestLifecycle(t *testing.T) {
 	if ev := r.Events(); len(ev) != 3 || ev[2] != "stop" {
 		t.Errorf("events %q, want Stop last", ev)
 	}
-	if st, err := sock.Lock.Query(); err != nil || st.State != pidlock.NotRunning {
-		t.Errorf("lock after the stop: %+v, %v", st, err)
-	}
+	checkLockFree(t, sock, "the stop")
 }
 
 // TestStartFails: Start's error fails the start: no READY=1, no Stop, the
@@ -203,11 +201,8 @@ func TestLifecycle(t *testing.T) {
 func TestStartFails(t *testing.T) {
 	r, sock, _, opt := setup(t)
 	r.startErr = errors.New("no database")
-	cfg, app, err := App(r, &service.Config{Name: "kservice-test"}, opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = runtime.Run(context.Background(), cfg, app)
+	cfg, app := testApp(t, r, opt)
+	err := runtime.Run(context.Background(), cfg, app)
 	if err == nil || err.Error() != "runtime: kservice-test: start: no database" {
 		t.Fatalf("Run: %v, want Start's error", err)
 	}
@@ -219,19 +214,14 @@ func TestStartFails(t *testing.T) {
 		t.Errorf("notify message %q after a failed Start", m.Text)
 	default:
 	}
-	if st, err := sock.Lock.Query(); err != nil || st.State != pidlock.NotRunning {
-		t.Errorf("lock after the failed start: %+v, %v", st, err)
-	}
+	checkLockFree(t, sock, "the failed start")
 }
 
 // TestStopFails: Stop's error is Run's.
 func TestStopFails(t *testing.T) {
 	r, sock, _, opt := setup(t)
 	r.stopErr = errors.New("flush failed")
-	cfg, app, err := App(r, &service.Config{Name: "kservice-test"}, opt)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, app := testApp(t, r, opt)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- runtime.Run(ctx, cfg, app) }()
@@ -297,10 +287,7 @@ func TestSecondInstance(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Unlock()
-	cfg, app, err := App(r, &service.Config{Name: "kservice-test"}, opt)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, app := testApp(t, r, opt)
 	err = runtime.Run(context.Background(), cfg, app)
 	var le *pidlock.LockedError
 	if !errors.Is(err, runtime.ErrAlreadyRunning) || !errors.As(err, &le) || le.Holder == nil || le.Holder.PID != os.Getpid() {
@@ -353,5 +340,23 @@ func TestHooks(t *testing.T) {
 	}
 	if err := opts.(runtime.Reloader).Reload(ctx); err == nil || reloaded {
 		t.Errorf("WithReload: %v, the program's called %v", err, reloaded)
+	}
+}
+
+// testApp maps r, a program named kservice-test, with opt.
+func testApp(t *testing.T, r service.Interface, opt Option) (runtime.Config, runtime.App) {
+	t.Helper()
+	cfg, app, err := App(r, &service.Config{Name: "kservice-test"}, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, app
+}
+
+// checkLockFree checks that nobody holds the service's lock after what.
+func checkLockFree(t *testing.T, sock *notifytest.Socket, what string) {
+	t.Helper()
+	if st, err := sock.Lock.Query(); err != nil || st.State != pidlock.NotRunning {
+		t.Errorf("lock after %s: %+v, %v", what, st, err)
 	}
 }
