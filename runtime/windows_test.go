@@ -474,14 +474,7 @@ func uninstall(t *testing.T, name string, lockDir string) error {
 // instance fails, Stop releases the lock, a failing start is reported as
 // such, Uninstall leaves nothing.
 func TestWindowsServiceLifecycle(t *testing.T) {
-	m, err := mgr.Connect()
-	if errors.Is(err, windows.ERROR_ACCESS_DENIED) {
-		t.Skip("installing a service needs administrator rights")
-	}
-	if err != nil {
-		t.Fatalf("connecting to the service control manager: %v", err)
-	}
-	defer m.Disconnect()
+	m := wintest.ConnectAdmin(t)
 	deleteLeftovers(t, m)
 	wine := wintest.UnderWine()
 

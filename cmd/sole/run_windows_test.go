@@ -356,15 +356,8 @@ type winService struct {
 
 func newWinService(t *testing.T) *winService {
 	t.Helper()
-	m, err := mgr.Connect()
-	if errors.Is(err, windows.ERROR_ACCESS_DENIED) {
-		t.Skip("installing a service needs administrator rights")
-	}
-	if err != nil {
-		t.Fatalf("connecting to the service control manager: %v", err)
-	}
+	m := wintest.ConnectAdmin(t)
 	deleteWinLeftovers(t, m)
-	m.Disconnect()
 	s := &winService{name: fmt.Sprintf("sole-cmd-%d-%s", os.Getpid(), strings.ToLower(strings.TrimPrefix(t.Name(), "TestWindowsService")))}
 	s.dir = filepath.Join(winTempDir(t), "sole cmd test")
 	if err := os.Mkdir(s.dir, 0o755); err != nil {

@@ -324,20 +324,6 @@ func sddl(t *testing.T, dacl *windows.ACL) string {
 	return sd.String()
 }
 
-// connectAdmin connects to the SCM with the right to install, or skips.
-func connectAdmin(t *testing.T) *mgr.Mgr {
-	t.Helper()
-	m, err := mgr.Connect()
-	if errors.Is(err, windows.ERROR_ACCESS_DENIED) {
-		t.Skip("installing a service needs administrator rights")
-	}
-	if err != nil {
-		t.Fatalf("connecting to the service control manager: %v", err)
-	}
-	t.Cleanup(func() { m.Disconnect() })
-	return m
-}
-
 const testPrefix = "sole-svcmgr-"
 
 // testName is the name of a service this test binary installs; those of
@@ -410,7 +396,7 @@ func readInstalled(t *testing.T, m *mgr.Mgr, name string) installed {
 // installing again with another account updates it, with the same one
 // changes nothing.
 func TestWindowsInstallAccount(t *testing.T) {
-	m := connectAdmin(t)
+	m := wintest.ConnectAdmin(t)
 	name := testName(t, m, "account")
 	logs := filepath.Join(rmtreetest.TempDir(t, "sole-svcmgr-test"), "my logs")
 	d := wrapper(name, `C:\svc\myd.exe`, "-c", "conf.yaml")
@@ -521,7 +507,7 @@ func failureActions(b []byte) (reset uint32, actions []mgr.RecoveryAction, err e
 // reports them. Wine 8 keeps neither; there the test checks that Install
 // sets them without failing, and what the SCM then answers.
 func TestWindowsInstallRecovery(t *testing.T) {
-	m := connectAdmin(t)
+	m := wintest.ConnectAdmin(t)
 	name := testName(t, m, "recovery")
 	for _, tt := range []struct {
 		restart string

@@ -8,6 +8,7 @@
 package wintest
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"github.com/kardianos/service"
 	"golang.org/x/sys/windows"
 	"golang.org/x/sys/windows/svc"
+	"golang.org/x/sys/windows/svc/mgr"
 
 	"github.com/solehq/sole/internal/unit"
 	"github.com/solehq/sole/pidlock"
@@ -125,4 +127,20 @@ func ServeKardianos(name string, i service.Interface) error {
 		return fmt.Errorf("svc.Run: %w", err)
 	}
 	return nil
+}
+
+// ConnectAdmin connects to the service control manager with the right to
+// install services, or skips the test without it; the connection closes
+// with the test.
+func ConnectAdmin(t *testing.T) *mgr.Mgr {
+	t.Helper()
+	m, err := mgr.Connect()
+	if errors.Is(err, windows.ERROR_ACCESS_DENIED) {
+		t.Skip("installing a service needs administrator rights")
+	}
+	if err != nil {
+		t.Fatalf("connecting to the service control manager: %v", err)
+	}
+	t.Cleanup(func() { m.Disconnect() })
+	return m
 }

@@ -24,7 +24,6 @@ import (
 	"time"
 
 	"github.com/kardianos/service"
-	"golang.org/x/sys/windows"
 	"golang.org/x/sys/windows/svc"
 	"golang.org/x/sys/windows/svc/mgr"
 
@@ -213,14 +212,7 @@ func (h *readyHandler) WithGroup(g string) slog.Handler {
 // once Start returned, a second instance does not call Start, and the
 // SCM's stop calls Stop and frees the lock.
 func TestWindowsServiceKservice(t *testing.T) {
-	m, err := mgr.Connect()
-	if errors.Is(err, windows.ERROR_ACCESS_DENIED) {
-		t.Skip("installing a service needs administrator rights")
-	}
-	if err != nil {
-		t.Fatalf("connecting to the service control manager: %v", err)
-	}
-	defer m.Disconnect()
+	m := wintest.ConnectAdmin(t)
 	deleteLeftovers(t, m)
 
 	name := fmt.Sprintf("%s%d", servicePrefix, os.Getpid())
