@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"time"
 )
 
 // A Program is a command with subcommands: sole, sole-package, or a
@@ -403,4 +404,17 @@ func BuildVersion(v string) string {
 		v += " " + bi.GoVersion
 	}
 	return v
+}
+
+// Since formats when a holder took its lock, for every line that names a
+// holder: the time of day when it was today, the date and time otherwise.
+func Since(t time.Time) string {
+	if t.IsZero() {
+		return "unknown time"
+	}
+	y, m, d := t.Date()
+	if y2, m2, d2 := time.Now().Date(); y == y2 && m == m2 && d == d2 {
+		return t.Format("15:04:05")
+	}
+	return t.Format("2006-01-02 15:04:05")
 }

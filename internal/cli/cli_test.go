@@ -165,3 +165,22 @@ func TestOptions(t *testing.T) {
 		t.Errorf("scope: %+v %q", s, s.Synopsis())
 	}
 }
+
+func TestSince(t *testing.T) {
+	now := time.Now()
+	tests := map[string]struct {
+		t    time.Time
+		want string
+	}{
+		"today":   {now, now.Format("15:04:05")},
+		"earlier": {time.Date(2020, 2, 29, 23, 59, 58, 0, time.Local), "2020-02-29 23:59:58"},
+		"zero":    {time.Time{}, "unknown time"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := Since(tt.t); got != tt.want {
+				t.Fatalf("Since = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

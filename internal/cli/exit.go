@@ -4,15 +4,17 @@ package cli
 // program built on runtime.Main. docs/cli.md lists them; this is the one
 // place they are defined.
 const (
-	ExitOK       = 0
-	ExitFailure  = 1   // any other failure
-	ExitUsage    = 64  // EX_USAGE: bad command line or configuration
-	ExitCantLock = 73  // EX_CANTCREAT: the lock file was refused or cannot be opened
-	ExitTempFail = 75  // EX_TEMPFAIL: already running (or the wait timed out)
-	ExitTimeout  = 124 // --max-time ran out, as timeout(1)
-	ExitCantExec = 126 // the command exists but cannot be run
-	ExitNotFound = 127 // the command was not found
-	ExitSignal   = 128 // plus the number of the signal that ended the command
+	ExitOK          = 0
+	ExitFailure     = 1   // any other failure
+	ExitUsage       = 64  // EX_USAGE: bad command line or configuration
+	ExitUnavailable = 69  // EX_UNAVAILABLE: the fleet's etcd cannot be reached
+	ExitCantLock    = 73  // EX_CANTCREAT: the lock file was refused or cannot be opened
+	ExitTempFail    = 75  // EX_TEMPFAIL: already running (or the wait timed out)
+	ExitLockLost    = 76  // the fleet lock was lost: COMMAND was stopped before its lease could expire
+	ExitTimeout     = 124 // --max-time ran out, as timeout(1)
+	ExitCantExec    = 126 // the command exists but cannot be run
+	ExitNotFound    = 127 // the command was not found
+	ExitSignal      = 128 // plus the number of the signal that ended the command
 
 	// ExitAlreadyRunning is what a second instance exits with; service
 	// definitions name it in RestartPreventExitStatus=.
@@ -48,8 +50,10 @@ var ExitCodes = []ExitCode{
 	{ExitOK, "ExitOK", "success"},
 	{ExitFailure, "ExitFailure", "any other failure"},
 	{ExitUsage, "ExitUsage", "bad command line or configuration (EX_USAGE)"},
+	{ExitUnavailable, "ExitUnavailable", "the fleet's etcd cannot be reached (EX_UNAVAILABLE)"},
 	{ExitCantLock, "ExitCantLock", "the lock file was refused or cannot be opened (EX_CANTCREAT)"},
 	{ExitTempFail, "ExitTempFail", "already running, or the wait timed out (EX_TEMPFAIL)"},
+	{ExitLockLost, "ExitLockLost", "the fleet lock was lost: COMMAND was stopped before its lease could expire"},
 	{ExitTimeout, "ExitTimeout", "--max-time ran out, as timeout(1)"},
 	{ExitCantExec, "ExitCantExec", "the command exists but cannot be run"},
 	{ExitNotFound, "ExitNotFound", "the command was not found"},

@@ -150,7 +150,7 @@ func isRequest(l string) bool {
 func TestExitCodes(t *testing.T) {
 	consts := map[string]int{
 		"ExitOK": ExitOK, "ExitFailure": ExitFailure, "ExitUsage": ExitUsage, "ExitCantLock": ExitCantLock,
-		"ExitTempFail": ExitTempFail, "ExitTimeout": ExitTimeout, "ExitCantExec": ExitCantExec,
+		"ExitTempFail": ExitTempFail, "ExitTimeout": ExitTimeout, "ExitUnavailable": ExitUnavailable, "ExitLockLost": ExitLockLost, "ExitCantExec": ExitCantExec,
 		"ExitNotFound": ExitNotFound, "ExitSignal": ExitSignal, "ExitNotInstalled": ExitNotInstalled,
 		"StatusRunning": StatusRunning, "StatusDeadRecord": StatusDeadRecord,
 		"StatusNotRunning": StatusNotRunning, "StatusUnknown": StatusUnknown,

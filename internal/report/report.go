@@ -11,7 +11,6 @@ package report
 import (
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/solehq/sole/internal/cli"
 	"github.com/solehq/sole/internal/svcmgr"
@@ -136,20 +135,7 @@ func (r Report) Text() string {
 
 // Describe names a holder as "pid 1234, backup.sh, since 10:42:07".
 func Describe(h *pidlock.Holder) string {
-	return fmt.Sprintf("pid %d, %s, since %s", h.PID, cli.OneLine(h.Process), Since(h.Since))
-}
-
-// Since formats when a holder took its lock: the time of day when it was
-// today, the date and time otherwise.
-func Since(t time.Time) string {
-	if t.IsZero() {
-		return "unknown time"
-	}
-	y, m, d := t.Date()
-	if y2, m2, d2 := time.Now().Date(); y == y2 && m == m2 && d == d2 {
-		return t.Format("15:04:05")
-	}
-	return t.Format("2006-01-02 15:04:05")
+	return fmt.Sprintf("pid %d, %s, since %s", h.PID, cli.OneLine(h.Process), cli.Since(h.Since))
 }
 
 // ErrorLine words an error from opening, taking or querying a lock on one

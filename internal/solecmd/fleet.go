@@ -1,0 +1,202 @@
+package solecmd
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/solehq/sole/internal/cli"
+	"github.com/solehq/sole/internal/fleet"
+	"github.com/solehq/sole/internal/sdnotify"
+	"github.com/solehq/sole/pidlock"
+)
+
+// fleetBackend is the fleet lock's implementation: nil in sole, which
+// execs sole-fleet (execFleet) for the commands that use the fleet.
+var fleetBackend fleet.Backend
+
+// fleetProgram is the program that links the fleet lock.
+const fleetProgram = "sole-fleet"
+
+// EnvFencingToken is the variable that gives COMMAND its fencing token.
+const EnvFencingToken = "SOLE_FENCING_TOKEN"
+
+// fleetFlags are the options that select a fleet lock.
+type fleetFlags struct {
+	url               string
+	ttl               time.Duration
+	cacert, cert, key string
+}
+
+func (f *fleetFlags) register(fs *flag.FlagSet, withTTL bool) {
+	fs.StringVar(&f.url, "fleet", "", "also hold the lock across machines, in etcd at `URL`: etcd://HOST:PORT[,HOST:PORT...][/PREFIX] (docs/fleet.md)")
+	if withTTL {
+		f.ttl = fleet.DefaultTTL
+		fs.Var(cli.Duration(&f.ttl), "fleet-ttl", "with --fleet: the lease's time to live, `DUR` (default 10s; etcd raises it to its minimum)")
+	}
+	fs.StringVar(&f.cacert, "fleet-cacert", "", "with --fleet: verify etcd's certificate with the CA bundle `FILE` (TLS)")
+	fs.StringVar(&f.cert, "fleet-cert", "", "with --fleet: the client certificate `FILE` (TLS)")
+	fs.StringVar(&f.key, "fleet-key", "", "with --fleet: the client certificate's key `FILE` (TLS)")
+}
+
+// check returns a usage error for fleet options given without --fleet.
+func (f *fleetFlags) check(set map[string]bool) error {
+	if f.url != "" {
+		if _, _, err := fleet.ParseURL(f.url); err != nil {
+			return errUsage("--fleet " + err.Error())
+		}
+		if set["fleet-ttl"] && f.ttl < time.Second {
+			return errUsage("--fleet-ttl must be at least 1s: etcd's leases count whole seconds")
+		}
+		if (f.cert == "") != (f.key == "") {
+			return errUsage("--fleet-cert and --fleet-key go together")
+		}
+		return nil
+	}
+	for _, n := range []string{"fleet-ttl", "fleet-cacert", "fleet-cert", "fleet-key"} {
+		if set[n] {
+			return errUsage("--" + n + " needs --fleet")
+		}
+	}
+	return nil
+}
+
+// config is the fleet.Config of lock name.
+func (f *fleetFlags) config(name string) fleet.Config {
+	eps, prefix, _ := fleet.ParseURL(f.url)
+	c := fleet.Config{Endpoints: eps, Prefix: prefix, Name: name, TTL: f.ttl,
+		CACert: f.cacert, Cert: f.cert, Key: f.key}
+	c.Credentials(os.Getenv)
+	return c
+}
+
+// args are the options again, for a service definition's command line.
+func (f *fleetFlags) args() []string {
+	if f.url == "" {
+		return nil
+	}
+	a := []string{"--fleet", f.url}
+	if f.ttl != 0 && f.ttl != fleet.DefaultTTL {
+		a = append(a, "--fleet-ttl", f.ttl.String())
+	}
+	for _, o := range []struct{ name, v string }{{"--fleet-cacert", f.cacert}, {"--fleet-cert", f.cert}, {"--fleet-key", f.key}} {
+		if o.v != "" {
+			a = append(a, o.name, o.v)
+		}
+	}
+	return a
+}
+
+// acquireFleet takes the fleet lock once the local lock l is held; wait
+// is how long it may wait (with --wait; 0 is forever). It reports a
+// failure and returns its exit code.
+func acquireFleet(l *pidlock.Lock, o *runOpts, wait time.Duration, sigs <-chan os.Signal, stderr io.Writer) (fleet.Hold, int) {
+	c := o.fleet.config(o.name)
+	ctx, stop := signalContext(sigs)
+	defer stop()
+	if o.wait && wait > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, wait)
+		defer cancel()
+	}
+	notifySocket := os.Getenv("NOTIFY_SOCKET")
+	standby := func(h *fleet.Holder, err error) {
+		// While it stands by: one line per new holder, systemd's status
+		// line, and more time for the start.
+		var line string
+		if h != nil {
+			line = "standing by: " + c.Name + " is held by " + h.String()
+		} else {
+			line = "standing by: " + cli.OneLine(err.Error()) + "; retrying"
+		}
+		if !o.quiet {
+			fmt.Fprintf(stderr, "sole: %s\n", line)
+		}
+		_ = sdnotify.Send(notifySocket, sdnotify.Status(line), sdnotify.ExtendTimeout(30*time.Second))
+	}
+	if notifySocket != "" && o.wait {
+		// Keep extending the start timeout while standing by.
+		done := make(chan struct{})
+		defer close(done)
+		go func() {
+			t := time.NewTicker(10 * time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-done:
+					return
+				case <-t.C:
+					_ = sdnotify.Send(notifySocket, sdnotify.ExtendTimeout(30*time.Second))
+				}
+			}
+		}()
+	}
+	h, err := fleetBackend.Acquire(ctx, c, o.wait, standby)
+	if err == nil {
+		if h.TTL() > c.TTL {
+			fmt.Fprintf(stderr, "sole: %s: etcd raised --fleet-ttl %v to its minimum, %v\n", c.Name, c.TTL, h.TTL())
+		}
+		return h, 0
+	}
+	var ie errInterrupted
+	var le *fleet.LockedError
+	switch {
+	case errors.As(err, &ie):
+		fmt.Fprintf(stderr, "sole: %s: gave up waiting for the fleet lock: %v\n", c.Name, ie)
+		return nil, cli.ExitSignal + signalNumber(ie.sig)
+	case errors.As(err, &le) || o.wait && errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, fleet.ErrUnreachable):
+		who := "another node"
+		if le != nil && le.Holder != nil {
+			who = le.Holder.String()
+		}
+		switch {
+		case o.quiet:
+		case o.wait:
+			fmt.Fprintf(stderr, "sole: %s is still running after %v, across the fleet (%s)\n", c.Name, o.timeout, who)
+		default:
+			fmt.Fprintf(stderr, "sole: %s is already running, across the fleet (%s)\n", c.Name, who)
+		}
+		return nil, o.conflict
+	case errors.Is(err, fleet.ErrUnreachable):
+		if o.wait && ctx.Err() != nil {
+			fmt.Fprintf(stderr, "sole: %s: gave up after %v: %s\n", c.Name, o.timeout, cli.OneLine(unreachableLine(err)))
+		} else {
+			fmt.Fprintf(stderr, "sole: %s: %s\n", c.Name, cli.OneLine(unreachableLine(err)))
+		}
+		return nil, cli.ExitUnavailable
+	}
+	fmt.Fprintf(stderr, "sole: %s: fleet lock: %s\n", c.Name, cli.OneLine(err.Error()))
+	return nil, cli.ExitFailure
+}
+
+// unreachableLine is the UnreachableError inside err.
+func unreachableLine(err error) string {
+	var ue *fleet.UnreachableError
+	if errors.As(err, &ue) {
+		return ue.Error()
+	}
+	return err.Error()
+}
+
+// fencingEnv adds COMMAND's fencing token to env.
+func fencingEnv(env []string, h fleet.Hold) []string {
+	env = slices.DeleteFunc(slices.Clone(env), func(kv string) bool { return strings.HasPrefix(kv, EnvFencingToken+"=") })
+	return append(env, EnvFencingToken+"="+strconv.FormatInt(h.Token(), 10))
+}
+
+// releaseFleet releases the fleet lock h (if any), once COMMAND is gone.
+func releaseFleet(name string, h fleet.Hold, stderr io.Writer) {
+	if h == nil {
+		return
+	}
+	if err := h.Release(); err != nil {
+		fmt.Fprintf(stderr, "sole: %s: warning: %s; the lock is free when the lease expires\n", name, cli.OneLine(err.Error()))
+	}
+}

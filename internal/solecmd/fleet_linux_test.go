@@ -1,0 +1,433 @@
+package solecmd
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/solehq/sole/internal/cli"
+	"github.com/solehq/sole/internal/etcdtest"
+)
+
+// The fleet lock against a real etcd: several nodes on this machine, each
+// with a lock directory of its own (--lock) and the one fleet lock
+// (--name), run a COMMAND that logs its start, a heartbeat every 20 ms
+// and its end to one shared log, stamped by the one shared clock.
+
+// beatScript logs "start NODE TOKEN NS", "beat NODE TOKEN NS" every 20 ms
+// and "end NODE TOKEN NS" when it is stopped with SIGTERM; with a duration
+// ($3 seconds, in tenths of a beat count), it exits 0 by itself. Its own
+// children (sleep) are part of its tree.
+const beatScript = `log=$1 node=$2 beats=$3
+stamp() { echo "$1 $node $SOLE_FENCING_TOKEN $(date +%s%N)" >>"$log"; }
+trap 'stamp end; exit 3' TERM
+stamp start
+echo $$ >"$log.$node.pid"
+i=0
+while [ "$beats" = 0 ] || [ $i -lt "$beats" ]; do
+	stamp beat
+	sleep 0.02 &
+	echo $! >"$log.$node.child"
+	wait $!
+	i=$((i+1))
+done
+stamp end`
+
+// node is one `sole run --fleet` process.
+type node struct {
+	name   string
+	cmd    *exec.Cmd
+	stderr bytes.Buffer
+	done   chan struct{}
+	err    error
+}
+
+// startNode starts sole run --fleet url --name job --lock DIR/NAME.lock
+// [args] -- beatScript, logging to logPath; beats 0 runs until stopped.
+func startNode(t *testing.T, url, logPath, name string, beats int, args ...string) *node {
+	t.Helper()
+	dir := filepath.Dir(logPath)
+	argv := append([]string{"run", "--fleet", url, "--name", "job", "--lock", filepath.Join(dir, name+".lock")}, args...)
+	argv = append(argv, "--", "sh", "-c", beatScript, "sh", logPath, name, strconv.Itoa(beats))
+	n := &node{name: name, cmd: soleCmd(argv...), done: make(chan struct{})}
+	n.cmd.Stderr = &n.stderr
+	if err := n.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { n.err = n.cmd.Wait(); close(n.done) }()
+	t.Cleanup(func() {
+		select {
+		case <-n.done:
+		default:
+			_ = n.cmd.Process.Kill()
+			<-n.done
+		}
+	})
+	return n
+}
+
+// wait waits for the node's sole to exit and returns its exit code.
+func (n *node) wait(t *testing.T, limit time.Duration) int {
+	t.Helper()
+	select {
+	case <-n.done:
+		return exitCode(n.err)
+	case <-time.After(limit):
+		t.Fatalf("node %s still running after %v; stderr:\n%s", n.name, limit, n.stderr.String())
+		return -1
+	}
+}
+
+// event is a line of the shared log.
+type event struct {
+	kind, node string
+	token      int64
+	at         time.Time
+}
+
+func readEvents(t *testing.T, logPath string) []event {
+	t.Helper()
+	f, err := os.Open(logPath)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var evs []event
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fs := strings.Fields(sc.Text())
+		if len(fs) != 4 {
+			t.Fatalf("bad log line %q", sc.Text())
+		}
+		tok, _ := strconv.ParseInt(fs[2], 10, 64)
+		ns, _ := strconv.ParseInt(fs[3], 10, 64)
+		evs = append(evs, event{fs[0], fs[1], tok, time.Unix(0, ns)})
+	}
+	return evs
+}
+
+// span is one COMMAND's run, from its start to its last line.
+type span struct {
+	node       string
+	token      int64
+	start, end time.Time
+}
+
+// spans groups the log by run (a node and token), in order of start.
+func spans(evs []event) []span {
+	var out []span
+	idx := map[string]int{}
+	for _, e := range evs {
+		k := e.node + "/" + strconv.FormatInt(e.token, 10)
+		i, ok := idx[k]
+		if !ok {
+			idx[k] = len(out)
+			out = append(out, span{node: e.node, token: e.token, start: e.at, end: e.at})
+			continue
+		}
+		if e.at.After(out[i].end) {
+			out[i].end = e.at
+		}
+	}
+	slices.SortFunc(out, func(a, b span) int { return a.start.Compare(b.start) })
+	return out
+}
+
+// checkNoOverlap fails t if two runs overlap, or a later run has a token
+// not above an earlier one's.
+func checkNoOverlap(t *testing.T, ss []span) {
+	t.Helper()
+	for i := 1; i < len(ss); i++ {
+		a, b := ss[i-1], ss[i]
+		if !b.start.After(a.end) {
+			t.Errorf("overlap: %s (token %d) ran until %s, %s (token %d) started at %s",
+				a.node, a.token, a.end.Format("15:04:05.000000"), b.node, b.token, b.start.Format("15:04:05.000000"))
+		}
+		if b.token <= a.token {
+			t.Errorf("token did not rise: %s had %d, then %s had %d", a.node, a.token, b.node, b.token)
+		}
+	}
+}
+
+func fleetDir(t *testing.T) (dir, logPath string) {
+	dir = t.TempDir()
+	return dir, filepath.Join(dir, "log")
+}
+
+// TestFleetManyRounds: three nodes take turns with --wait, round after
+// round: never two COMMANDs at once, and the tokens rise.
+func TestFleetManyRounds(t *testing.T) {
+	c := etcdtest.Start(t, 1)
+	_, logPath := fleetDir(t)
+	const rounds = 8
+	var nodes []*node
+	for r := 0; r < rounds; r++ {
+		for _, name := range []string{"n1", "n2", "n3"} {
+			nodes = append(nodes, startNode(t, c.URL("rounds"), logPath, name+"r"+strconv.Itoa(r), 3, "--wait", "--timeout", "60s"))
+		}
+	}
+	for _, n := range nodes {
+		if code := n.wait(t, 90*time.Second); code != 0 {
+			t.Errorf("node %s exited %d:\n%s", n.name, code, n.stderr.String())
+		}
+	}
+	ss := spans(readEvents(t, logPath))
+	if len(ss) != len(nodes) {
+		t.Fatalf("%d runs logged, want %d", len(ss), len(nodes))
+	}
+	checkNoOverlap(t, ss)
+	var gaps []time.Duration
+	for i := 1; i < len(ss); i++ {
+		gaps = append(gaps, ss[i].start.Sub(ss[i-1].end))
+	}
+	slices.Sort(gaps)
+	t.Logf("%d runs, handoff gap from one COMMAND's last line to the next one's first: median %v, max %v",
+		len(ss), gaps[len(gaps)/2], gaps[len(gaps)-1])
+}
+
+// TestFleetBusy: without --wait, a second node exits 75 at once with one
+// line naming the holder; COMMAND's exit status passes through, and
+// COMMAND gets the token.
+func TestFleetBusy(t *testing.T) {
+	c := etcdtest.Start(t, 1)
+	dir, logPath := fleetDir(t)
+	holder := startNode(t, c.URL(""), logPath, "a", 0)
+	waitFile(t, logPath+".a.pid")
+	out, err := soleCmd("run", "--fleet", c.URL(""), "--name", "job", "--lock", filepath.Join(dir, "b.lock"), "--", "true").CombinedOutput()
+	if code := exitCode(err); code != cli.ExitTempFail {
+		t.Errorf("second node exited %d, want 75:\n%s", code, out)
+	}
+	want := fmt.Sprintf("sole: job is already running, across the fleet (pid %d on ", holder.cmd.Process.Pid)
+	if !strings.HasPrefix(string(out), want) || strings.Count(string(out), "\n") != 1 {
+		t.Errorf("second node said %q, want one line starting %q", out, want)
+	}
+	// -q: no line; -E: its own code.
+	out, err = soleCmd("run", "--fleet", c.URL(""), "--name", "job", "--lock", filepath.Join(dir, "b.lock"), "-q", "-E", "0", "--", "true").CombinedOutput()
+	if code := exitCode(err); code != 0 || len(out) != 0 {
+		t.Errorf("-q -E 0: exit %d, %q", code, out)
+	}
+	_ = holder.cmd.Process.Signal(syscall.SIGTERM)
+	if code := holder.wait(t, 10*time.Second); code != 3 {
+		t.Errorf("holder exited %d, want COMMAND's 3:\n%s", code, holder.stderr.String())
+	}
+	out, err = soleCmd("run", "--fleet", c.URL(""), "--name", "job", "--lock", filepath.Join(dir, "b.lock"), "--", "sh", "-c", `echo "$SOLE_FENCING_TOKEN"; exit 7`).Output()
+	if code := exitCode(err); code != 7 {
+		t.Errorf("exit %d, want 7", code)
+	}
+	tok, err := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64)
+	if err != nil || tok <= readEvents(t, logPath)[0].token {
+		t.Errorf("second token %q is not above the first's %d", out, readEvents(t, logPath)[0].token)
+	}
+}
+
+// TestFleetHolderKilled: SIGKILL of the holder's sole ends COMMAND and
+// its child at once, and a waiter takes over within TTL + 1 s.
+func TestFleetHolderKilled(t *testing.T) {
+	c := etcdtest.Start(t, 1)
+	_, logPath := fleetDir(t)
+	a := startNode(t, c.URL(""), logPath, "a", 0, "--fleet-ttl", "2s")
+	waitFile(t, logPath+".a.pid")
+	b := startNode(t, c.URL(""), logPath, "b", 0, "--fleet-ttl", "2s", "--wait")
+	time.Sleep(300 * time.Millisecond)
+	pid := readPid(t, logPath+".a.pid")
+	child := readPid(t, logPath+".a.child")
+	killed := time.Now()
+	_ = a.cmd.Process.Kill()
+	a.wait(t, 5*time.Second)
+	for _, p := range []int{pid, child} {
+		if !goneWithin(p, 200*time.Millisecond) {
+			t.Errorf("pid %d of the killed holder's tree still runs", p)
+		}
+	}
+	waitFile(t, logPath+".b.pid")
+	took := time.Since(killed)
+	if took > 3*time.Second {
+		t.Errorf("the waiter took over %v after the kill, want within TTL + 1 s", took)
+	}
+	t.Logf("failover after SIGKILL: %v", took)
+	_ = b.cmd.Process.Signal(syscall.SIGTERM)
+	b.wait(t, 10*time.Second)
+	checkNoOverlap(t, spans(readEvents(t, logPath)))
+}
+
+func readPid(t *testing.T, p string) int {
+	t.Helper()
+	waitFile(t, p)
+	for range 100 {
+		b, _ := os.ReadFile(p)
+		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+			return n
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("no pid in %s", p)
+	return 0
+}
+
+// goneWithin reports whether process pid is gone (or a zombie) within
+// limit. The pids are those of processes the test's own children started.
+func goneWithin(pid int, limit time.Duration) bool {
+	for end := time.Now().Add(limit); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil {
+			return true
+		}
+		if i := bytes.LastIndexByte(b, ')'); i > 0 && len(b) > i+2 && b[i+2] == 'Z' {
+			return true
+		}
+	}
+	return false
+}
+
+// TestFleetFrozenLink: the holder reaches etcd through a proxy that
+// freezes (no reset, no byte forwarded): its COMMAND is stopped before the
+// waiter's starts, and it exits 76.
+func TestFleetFrozenLink(t *testing.T) {
+	c := etcdtest.Start(t, 1)
+	_, logPath := fleetDir(t)
+	p := etcdtest.StartProxy(t, c.Members[0].ClientAddr)
+	a := startNode(t, "etcd://"+p.Addr(), logPath, "a", 0, "--fleet-ttl", "2s")
+	waitFile(t, logPath+".a.pid")
+	b := startNode(t, c.URL(""), logPath, "b", 0, "--fleet-ttl", "2s", "--wait")
+	time.Sleep(500 * time.Millisecond)
+	p.Freeze()
+	frozen := time.Now()
+	if code := a.wait(t, 10*time.Second); code != cli.ExitLockLost {
+		t.Errorf("holder exited %d, want 76:\n%s", code, a.stderr.String())
+	}
+	if !strings.Contains(a.stderr.String(), "sole: job: fleet lock lost") {
+		t.Errorf("holder said:\n%s", a.stderr.String())
+	}
+	waitFile(t, logPath+".b.pid")
+	t.Logf("frozen link: holder stopped after %v, waiter started after %v", time.Since(frozen), time.Since(frozen))
+	_ = b.cmd.Process.Signal(syscall.SIGTERM)
+	b.wait(t, 10*time.Second)
+	ss := spans(readEvents(t, logPath))
+	checkNoOverlap(t, ss)
+	if len(ss) == 2 {
+		t.Logf("gap between the stopped holder's last line and the waiter's first: %v", ss[1].start.Sub(ss[0].end))
+	}
+	p.Thaw()
+}
+
+// TestFleetMemberKilled: the leader of three members is killed, the
+// worst member to lose (keepalives fail until a new one is elected): the
+// holder keeps the lock, with no spurious loss, for more than a TTL after.
+func TestFleetMemberKilled(t *testing.T) {
+	c := etcdtest.Start(t, 3)
+	_, logPath := fleetDir(t)
+	a := startNode(t, c.URL(""), logPath, "a", 0)
+	waitFile(t, logPath+".a.pid")
+	leader := c.Leader(t)
+	leader.Kill()
+	t.Logf("killed the leader, %s", leader.Name)
+	select {
+	case <-a.done:
+		t.Fatalf("holder exited after the leader was killed:\n%s", a.stderr.String())
+	case <-time.After(12 * time.Second):
+	}
+	_ = a.cmd.Process.Signal(syscall.SIGTERM)
+	if code := a.wait(t, 10*time.Second); code != 3 {
+		t.Errorf("holder exited %d, want COMMAND's 3:\n%s", code, a.stderr.String())
+	}
+	if strings.Contains(a.stderr.String(), "lost") {
+		t.Errorf("holder said:\n%s", a.stderr.String())
+	}
+}
+
+// TestFleetClusterDown: the whole cluster goes down: the holder stops
+// COMMAND before its lease could have expired, and exits 76.
+func TestFleetClusterDown(t *testing.T) {
+	c := etcdtest.Start(t, 3)
+	_, logPath := fleetDir(t)
+	a := startNode(t, c.URL(""), logPath, "a", 0, "--fleet-ttl", "3s")
+	waitFile(t, logPath+".a.pid")
+	time.Sleep(1500 * time.Millisecond)
+	down := time.Now()
+	for _, m := range c.Members {
+		m.Kill()
+	}
+	if code := a.wait(t, 10*time.Second); code != cli.ExitLockLost {
+		t.Fatalf("holder exited %d, want 76:\n%s", code, a.stderr.String())
+	}
+	ss := spans(readEvents(t, logPath))
+	end := ss[len(ss)-1].end
+	// The lease was last renewed, at the latest, when the cluster went
+	// down: it cannot have expired before down + TTL on the server; sole
+	// ended COMMAND earlier than that, by its own clock (the margin).
+	if !end.Before(down.Add(3 * time.Second)) {
+		t.Errorf("COMMAND's last line at %v after the cluster went down, want before the TTL, 3s", end.Sub(down))
+	}
+	t.Logf("cluster down: COMMAND's last line %v after, sole's exit %v after", end.Sub(down), time.Since(down))
+}
+
+// TestFleetGracefulHandoff: when the holder's COMMAND ends, the waiter's
+// starts within 100 ms (the lease is revoked, not left to expire).
+func TestFleetGracefulHandoff(t *testing.T) {
+	c := etcdtest.Start(t, 1)
+	_, logPath := fleetDir(t)
+	a := startNode(t, c.URL(""), logPath, "a", 10)
+	waitFile(t, logPath+".a.pid")
+	b := startNode(t, c.URL(""), logPath, "b", 1, "--wait")
+	a.wait(t, 10*time.Second)
+	b.wait(t, 10*time.Second)
+	ss := spans(readEvents(t, logPath))
+	if len(ss) != 2 {
+		t.Fatalf("%d runs", len(ss))
+	}
+	checkNoOverlap(t, ss)
+	if gap := ss[1].start.Sub(ss[0].end); gap > 100*time.Millisecond {
+		t.Errorf("the waiter started %v after the holder's end, want within 100 ms", gap)
+	} else {
+		t.Logf("graceful handoff: %v", gap)
+	}
+}
+
+// TestFleetUnreachable: etcd that does not answer is exit 69 with one
+// line; with --wait, sole keeps trying until --timeout, or until etcd
+// comes.
+func TestFleetUnreachable(t *testing.T) {
+	dir, _ := fleetDir(t)
+	// A port nobody listens on: one the harness found free.
+	c := etcdtest.Start(t, 1)
+	addr := c.Members[0].ClientAddr
+	c.StopAll()
+	url := "etcd://" + addr
+	start := time.Now()
+	out, err := soleCmd("run", "--fleet", url, "--name", "job", "--lock", filepath.Join(dir, "a.lock"), "--", "true").CombinedOutput()
+	if code := exitCode(err); code != cli.ExitUnavailable {
+		t.Errorf("exit %d, want 69:\n%s", code, out)
+	}
+	if !strings.HasPrefix(string(out), "sole: job: etcd at "+addr+" cannot be reached: ") || strings.Count(string(out), "\n") != 1 {
+		t.Errorf("said %q", out)
+	}
+	t.Logf("unreachable reported after %v", time.Since(start))
+	out, err = soleCmd("run", "--fleet", url, "--name", "job", "--lock", filepath.Join(dir, "a.lock"), "--wait", "--timeout", "2s", "-q", "--", "true").CombinedOutput()
+	if code := exitCode(err); code != cli.ExitUnavailable || !strings.Contains(string(out), "gave up after 2s") {
+		t.Errorf("--wait --timeout 2s: exit %d:\n%s", code, out)
+	}
+	// --wait outlasts an outage: etcd comes back on the same port.
+	cmd := soleCmd("run", "--fleet", url, "--name", "job", "--lock", filepath.Join(dir, "a.lock"), "--wait", "--timeout", "60s", "--", "true")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	c.Members[0].Restart(t)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("--wait through an outage: %v\n%s", err, stderr.String())
+	}
+}
