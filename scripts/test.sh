@@ -130,8 +130,10 @@ tier_unit() {
 	# the .msi and msiinfo (msitools) reads its tables back, osslsigncode
 	# signs and verifies; bash (with bash-completion), zsh and fish run the
 	# completion scripts, shellcheck checks bash's; groff and man-db render
-	# the man page.
-	local pkgs="util-linux systemd curl procps python3 libplist-utils debhelper lintian rpm wixl msitools osslsigncode bash-completion zsh fish groff man-db shellcheck"
+	# the man page; etcd-server is the real etcd the fleet lock's tests
+	# start on loopback (and stop by pid), etcd-client's etcdctl drives it
+	# and is the anchor the fleet is measured against.
+	local pkgs="util-linux systemd curl procps python3 libplist-utils debhelper lintian rpm wixl msitools osslsigncode bash-completion zsh fish groff man-db shellcheck etcd-server etcd-client"
 	# shellcheck disable=SC2086
 	if ! need_pkgs $pkgs; then
 		skip unit-tools "cannot install $pkgs"
@@ -156,6 +158,7 @@ tier_fuzz() {
 	go test -run='^$' -fuzz='^FuzzJSONString$' -fuzztime="$t" ./internal/report
 	go test -run='^$' -fuzz='^FuzzWatchdogInterval$' -fuzztime="$t" ./internal/sdnotify
 	go test -run='^$' -fuzz='^FuzzParse$' -fuzztime="$t" ./internal/envfile
+	go test -run='^$' -fuzz='^FuzzParseURL$' -fuzztime="$t" ./internal/fleet
 	go test -run='^$' -fuzz='^FuzzSystemdUnit$' -fuzztime="$t" -fuzzminimizetime=5s ./internal/unit
 	go test -run='^$' -fuzz='^FuzzParseConfig$' -fuzztime="$t" ./cmd/sole-package
 	go test -run='^$' -fuzz='^FuzzParseIDT$' -fuzztime="$t" ./packaging
@@ -168,7 +171,7 @@ tier_wine() {
 		return 0
 	fi
 	GOOS=windows GOARCH=amd64 go test -count=1 -exec "$repo/scripts/wine/exec.sh" ./pidlock ./platform ./runtime ./runtime/kservice ./internal/svcmgr ./internal/rotlog
-	# cmd/sole's Windows tests (the job object, the output files and their
+	# sole's Windows tests (internal/solecmd) (the job object, the output files and their
 	# rotation, the stop sequence of sole run --service). Its other tests
 	# are testscript's, whose TestMain exits 1 under Wine 8 after every
 	# test passed, as it cannot delete its own running bin\sole.exe (Wine's
@@ -176,7 +179,7 @@ tier_wine() {
 	# from the test output, which must say PASS and no FAIL.
 	local bin out
 	bin=$(mktemp -d)/sole.test.exe
-	GOOS=windows GOARCH=amd64 go test -c -o "$bin" ./cmd/sole
+	GOOS=windows GOARCH=amd64 go test -c -o "$bin" ./internal/solecmd
 	out=$("$repo/scripts/wine/exec.sh" "$bin" -test.run '^TestWindows' -test.v 2>&1) || true
 	printf '%s\n' "$out" | grep -E '^(--- |PASS|FAIL|ok)' || true
 	rm -rf "$(dirname "$bin")"

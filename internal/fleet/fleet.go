@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/solehq/sole/internal/cli"
 )
 
 // DefaultTTL is the lease's time to live when none is given: how long
@@ -161,7 +163,7 @@ func (h Holder) String() string {
 		s = "a contender with no record"
 	}
 	if !h.Since.IsZero() {
-		s += ", since " + h.Since.Local().Format(time.DateTime)
+		s += ", since " + cli.Since(h.Since.Local())
 	}
 	return s
 }

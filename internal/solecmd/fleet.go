@@ -14,6 +14,7 @@ import (
 
 	"github.com/solehq/sole/internal/cli"
 	"github.com/solehq/sole/internal/fleet"
+	"github.com/solehq/sole/internal/report"
 	"github.com/solehq/sole/internal/sdnotify"
 	"github.com/solehq/sole/pidlock"
 )
@@ -36,14 +37,15 @@ type fleetFlags struct {
 }
 
 func (f *fleetFlags) register(fs *flag.FlagSet, withTTL bool) {
-	fs.StringVar(&f.url, "fleet", "", "also hold the lock across machines, in etcd at `URL`: etcd://HOST:PORT[,HOST:PORT...][/PREFIX] (docs/fleet.md)")
+	var set bool // stringFlag refuses an empty value; what was given is in the string
+	fs.Var(&stringFlag{&f.url, &set}, "fleet", "also hold the lock across machines, in etcd at `URL`: etcd://HOST:PORT[,HOST:PORT...][/PREFIX] (docs/fleet.md)")
 	if withTTL {
 		f.ttl = fleet.DefaultTTL
 		fs.Var(cli.Duration(&f.ttl), "fleet-ttl", "with --fleet: the lease's time to live, `DUR` (default 10s; etcd raises it to its minimum)")
 	}
-	fs.StringVar(&f.cacert, "fleet-cacert", "", "with --fleet: verify etcd's certificate with the CA bundle `FILE` (TLS)")
-	fs.StringVar(&f.cert, "fleet-cert", "", "with --fleet: the client certificate `FILE` (TLS)")
-	fs.StringVar(&f.key, "fleet-key", "", "with --fleet: the client certificate's key `FILE` (TLS)")
+	fs.Var(&stringFlag{&f.cacert, &set}, "fleet-cacert", "with --fleet: verify etcd's certificate with the CA bundle `FILE` (TLS)")
+	fs.Var(&stringFlag{&f.cert, &set}, "fleet-cert", "with --fleet: the client certificate `FILE` (TLS)")
+	fs.Var(&stringFlag{&f.key, &set}, "fleet-key", "with --fleet: the client certificate's key `FILE` (TLS)")
 }
 
 // check returns a usage error for fleet options given without --fleet.
@@ -199,4 +201,61 @@ func releaseFleet(name string, h fleet.Hold, stderr io.Writer) {
 	if err := h.Release(); err != nil {
 		fmt.Fprintf(stderr, "sole: %s: warning: %s; the lock is free when the lease expires\n", name, cli.OneLine(err.Error()))
 	}
+}
+
+// fleetStatus is sole status --fleet: etcd's view of the fleet lock name.
+func fleetStatus(f fleetFlags, name string, asJSON bool, stdout, stderr io.Writer) int {
+	if err := pidlock.ValidName(name); err != nil {
+		fmt.Fprintf(stderr, "sole: %v\n", err)
+		return cli.ExitUsage
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	st, err := fleetBackend.Status(ctx, f.config(name))
+	st.Name = name
+	r := report.Fleet{Status: st, Err: err}
+	if asJSON {
+		stdout.Write(append(r.AppendJSON(nil), '\n'))
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "sole: %s: %s\n", name, cli.OneLine(unreachableLine(err)))
+	} else if !asJSON {
+		fmt.Fprintln(stdout, r.Text())
+	}
+	return r.Code()
+}
+
+// fleetList is sole list --fleet: every fleet lock under the prefix that
+// a node holds.
+func fleetList(f fleetFlags, asJSON bool, stdout, stderr io.Writer) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	sts, err := fleetBackend.List(ctx, f.config(""))
+	if err != nil {
+		fmt.Fprintf(stderr, "sole: list: %s\n", cli.OneLine(unreachableLine(err)))
+		return cli.StatusUnknown
+	}
+	var b []byte
+	if asJSON && len(sts) == 0 {
+		b = []byte("[]\n")
+	} else if asJSON {
+		b = append(b, "[\n"...)
+	}
+	for i, st := range sts {
+		r := report.Fleet{Status: st}
+		if !asJSON {
+			b = append(append(b, r.Text()...), '\n')
+			continue
+		}
+		b = r.AppendJSON(b)
+		if i < len(sts)-1 {
+			b = append(b, ',')
+		}
+		b = append(b, '\n')
+	}
+	if asJSON && len(sts) > 0 {
+		b = append(b, "]\n"...)
+	}
+	stdout.Write(b)
+	return cli.ExitOK
 }

@@ -3,6 +3,7 @@ package solecmd
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -430,4 +431,82 @@ func TestFleetUnreachable(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("--wait through an outage: %v\n%s", err, stderr.String())
 	}
+}
+
+// TestFleetStatus: sole status --fleet and sole list --fleet show the
+// holder (host, pid, since, token) and the waiters, as text and JSON, with
+// the LSB codes; an etcd that cannot be reached is 4 with one line.
+func TestFleetStatus(t *testing.T) {
+	c := etcdtest.Start(t, 1)
+	_, logPath := fleetDir(t)
+	url := c.URL("st")
+	a := startNode(t, url, logPath, "a", 0)
+	waitFile(t, logPath+".a.pid")
+	b := startNode(t, url, logPath, "b", 0, "--wait", "-q")
+	host, _ := os.Hostname()
+	var out []byte
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		out, _ = soleCmd("status", "--fleet", url, "job").Output()
+		if strings.Contains(string(out), "1 waiting") {
+			break
+		}
+	}
+	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	wantHolder := fmt.Sprintf("job is running across the fleet (pid %d on %s, since ", a.cmd.Process.Pid, host)
+	wantWaiter := fmt.Sprintf("job: waiting: pid %d on %s, since ", b.cmd.Process.Pid, host)
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], wantHolder) || !strings.HasSuffix(lines[0], "; 1 waiting") || !strings.HasPrefix(lines[1], wantWaiter) {
+		t.Errorf("sole status --fleet said:\n%s\nwant %q... and %q...", out, wantHolder, wantWaiter)
+	}
+	tok := readEvents(t, logPath)[0].token
+	if !strings.Contains(lines[0], fmt.Sprintf(", token %d)", tok)) {
+		t.Errorf("status does not give the holder's token %d: %s", tok, lines[0])
+	}
+	out, err := soleCmd("status", "--fleet", url, "--json", "job").Output()
+	var st struct {
+		Name, State string
+		Running     bool
+		Holder      struct {
+			Host  string
+			PID   int
+			Since time.Time
+			Token int64
+		}
+		Waiters []struct{ PID int }
+	}
+	if err != nil || json.Unmarshal(out, &st) != nil {
+		t.Fatalf("status --json: %v: %s", err, out)
+	}
+	if st.Name != "job" || st.State != "running" || !st.Running || st.Holder.PID != a.cmd.Process.Pid || st.Holder.Host != host ||
+		st.Holder.Token != tok || time.Since(st.Holder.Since) > time.Minute || len(st.Waiters) != 1 || st.Waiters[0].PID != b.cmd.Process.Pid {
+		t.Errorf("status --json: %s", out)
+	}
+	out, err = soleCmd("list", "--fleet", url).Output()
+	if err != nil || !strings.HasPrefix(string(out), wantHolder) {
+		t.Errorf("list --fleet: %v:\n%s", err, out)
+	}
+	out, err = soleCmd("list", "--fleet", url, "-j").Output()
+	var all []json.RawMessage
+	if err != nil || json.Unmarshal(out, &all) != nil || len(all) != 1 {
+		t.Errorf("list --fleet -j: %v:\n%s", err, out)
+	}
+	for name, tt := range map[string]struct {
+		args []string
+		code int
+		out  string
+	}{
+		"free":              {[]string{"status", "--fleet", url, "free"}, cli.StatusNotRunning, "free is not running across the fleet\n"},
+		"other prefix":      {[]string{"list", "--fleet", c.URL("elsewhere")}, 0, ""},
+		"other prefix json": {[]string{"list", "--fleet", c.URL("elsewhere"), "--json"}, 0, "[]\n"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			out, err := soleCmd(tt.args...).CombinedOutput()
+			if code := exitCode(err); code != tt.code || string(out) != tt.out {
+				t.Errorf("exit %d, %q; want %d, %q", code, out, tt.code, tt.out)
+			}
+		})
+	}
+	_ = a.cmd.Process.Signal(syscall.SIGTERM)
+	_ = b.cmd.Process.Signal(syscall.SIGTERM)
+	a.wait(t, 10*time.Second)
+	b.wait(t, 10*time.Second)
 }

@@ -14,7 +14,7 @@ import (
 // listCmd is `sole list`: every named lock in the lock directories.
 var listCmd = &cli.Command{
 	Name:  "list",
-	Usage: "list [--scope system|user] [--json]",
+	Usage: "list [--scope system|user] [--fleet URL] [--json]",
 	Help: `List every named lock in the lock directories, with its state, holder and since.
 
 One line a lock, sorted by name, worded as sole status words it; nothing
@@ -22,7 +22,10 @@ when there are none. Without --scope both scopes are listed, the system's
 first, and the lines of the scope that is not the default one (system for
 root, user otherwise) end with "; scope SCOPE".
 
-Exit status: 0 when the directories were read (even if empty), 4 when one
+With --fleet, every fleet lock under the URL's prefix that a node holds
+or waits for, as sole status --fleet words it.
+
+Exit status: 0 when the directories (or etcd) were read (even if empty), 4 when one
 could not be.`,
 	Flags: func() *flag.FlagSet { fs, _ := newListFlags(); return fs },
 	Run:   listMain,
@@ -33,6 +36,7 @@ var listScope = report.List
 
 type listOpts struct {
 	scope string
+	fleet fleetFlags
 	json  bool
 }
 
@@ -40,6 +44,7 @@ func newListFlags() (*flag.FlagSet, *listOpts) {
 	o := new(listOpts)
 	fs := cli.NewFlagSet("list")
 	fs.StringVar(&o.scope, "scope", "", "list only the locks of `system|user` (default: both)")
+	o.fleet.register(fs, false)
 	fs.BoolVar(&o.json, "json", false, "print a JSON array of the objects sole status --json prints")
 	cli.Alias(fs, "j", "json")
 	return fs, o
@@ -53,6 +58,18 @@ func listMain(c *cli.Command, args []string, stdout, stderr io.Writer) int {
 	}
 	if len(rest) != 0 {
 		return c.UsageError(stderr, fmt.Sprintf("takes no arguments, got %q", rest[0]))
+	}
+	if err := o.fleet.check(cli.Given(fs)); err != nil {
+		return c.UsageError(stderr, err.Error())
+	}
+	if o.fleet.url != "" {
+		switch {
+		case o.scope != "":
+			return c.UsageError(stderr, "--fleet and --scope cannot be used together")
+		case fleetBackend == nil:
+			return execFleet(stderr)
+		}
+		return fleetList(o.fleet, o.json, stdout, stderr)
 	}
 	scopes := []pidlock.Scope{pidlock.ScopeSystem, pidlock.ScopeUser}
 	if o.scope != "" {

@@ -14,8 +14,11 @@ import (
 var statusCmd = &cli.Command{
 	Name:  "status",
 	Args:  cli.ArgLock,
-	Usage: "status [NAME | --name NAME | --lock PATH] [--scope system|user] [--json]",
+	Usage: "status [NAME | --name NAME | --lock PATH] [--scope system|user] [--fleet URL] [--json]",
 	Help: `Show who holds a lock, without taking it.
+
+With --fleet, the fleet lock NAME in etcd: the node that holds it (host,
+pid, since, fencing token) and the nodes waiting.
 
 Exit status (LSB): 0 running (the holder is printed), 1 not running but a
 record is left (its holder died), 3 not running, 4 the status could not be
@@ -26,14 +29,16 @@ determined.`,
 
 type statusOpts struct {
 	lockFlags
-	json bool
+	fleet fleetFlags
+	json  bool
 }
 
 func newStatusFlags() (*flag.FlagSet, *statusOpts) {
 	o := new(statusOpts)
 	fs := cli.NewFlagSet("status")
 	o.register(fs)
-	fs.BoolVar(&o.json, "json", false, "print one JSON object: name, lock, state, running, pid, process, since, service (and error)")
+	o.fleet.register(fs, false)
+	fs.BoolVar(&o.json, "json", false, "print one JSON object: name, lock, state, running, pid, process, since, service (and error); with --fleet: name, state, running, holder, waiters (and error)")
 	cli.Alias(fs, "j", "json")
 	return fs, o
 }
@@ -53,6 +58,18 @@ func statusMain(c *cli.Command, args []string, stdout, stderr io.Writer) int {
 		o.name, o.nameSet = rest[0], true
 	case !o.nameSet && !o.pathSet:
 		return c.UsageError(stderr, "missing NAME (or --name, --lock)")
+	}
+	if err := o.fleet.check(cli.Given(fs)); err != nil {
+		return c.UsageError(stderr, err.Error())
+	}
+	if o.fleet.url != "" {
+		switch {
+		case o.pathSet || o.scope != "":
+			return c.UsageError(stderr, "--fleet takes a NAME, not --lock or --scope")
+		case fleetBackend == nil:
+			return execFleet(stderr)
+		}
+		return fleetStatus(o.fleet, o.name, o.json, stdout, stderr)
 	}
 	l, err := o.open("")
 	if err != nil {
