@@ -79,10 +79,14 @@ var healthClient = &http.Client{
 type Cluster struct {
 	// Members are the members, named m1, m2, ...
 	Members []*Member
+	// TLS names the client's certificate files of a cluster started by
+	// StartTLS (nil for Start's).
+	TLS *TLSFiles
 
 	etcd    string // path of the etcd program
 	token   string // --initial-cluster-token
 	initial string // --initial-cluster
+	tls     *tlsSetup
 }
 
 // Member is one etcd member of a Cluster, a child process of the test.
@@ -93,6 +97,9 @@ type Member struct {
 	ClientAddr string
 	// PeerAddr is the address of its peer URL, "127.0.0.1:PORT".
 	PeerAddr string
+	// MetricsAddr is the address of its plain HTTP metrics URL (which
+	// serves /health too), in a cluster started by StartTLS.
+	MetricsAddr string
 	// Dir holds its data directory (data) and its log (etcd.log); it is
 	// removed with the test.
 	Dir string
@@ -110,13 +117,22 @@ type Member struct {
 // the tail of the members' logs.
 func Start(t testing.TB, n int) *Cluster {
 	t.Helper()
+	return start(t, n, nil)
+}
+
+// start is Start, and StartTLS with tls.
+func start(t testing.TB, n int, tls *tlsSetup) *Cluster {
+	t.Helper()
 	testenv.Need(t, supported, "etcdtest needs a Unix system")
 	etcd := testenv.NeedTool(t, "etcd", "etcd-server")
 	if n < 1 {
 		t.Fatalf("etcdtest: start %d members", n)
 	}
 	base := t.TempDir()
-	c := &Cluster{etcd: etcd}
+	c := &Cluster{etcd: etcd, tls: tls}
+	if tls != nil {
+		c.TLS = &tls.client
+	}
 	// Registered after TempDir, so it runs before base is removed.
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -147,7 +163,11 @@ func (c *Cluster) start(base string, n int) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	ports, err := pickPorts(2 * n)
+	per := 2
+	if c.tls != nil {
+		per = 3
+	}
+	ports, err := pickPorts(per * n)
 	if err != nil {
 		return 0, err
 	}
@@ -161,9 +181,12 @@ func (c *Cluster) start(base string, n int) (time.Duration, error) {
 	for i := range n {
 		m := &Member{
 			Name:       "m" + strconv.Itoa(i+1),
-			ClientAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[2*i])),
-			PeerAddr:   net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[2*i+1])),
+			ClientAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[per*i])),
+			PeerAddr:   net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[per*i+1])),
 			c:          c,
+		}
+		if c.tls != nil {
+			m.MetricsAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[per*i+2]))
 		}
 		m.Dir = filepath.Join(dir, m.Name)
 		if err := os.Mkdir(m.Dir, 0o700); err != nil {
@@ -305,6 +328,9 @@ func (c *Cluster) Etcdctl(t testing.TB, args ...string) string {
 	testenv.NeedTool(t, "etcdctl", "etcd-client")
 	ctx, cancel := context.WithTimeout(context.Background(), etcdctlTimeout)
 	defer cancel()
+	if c.TLS != nil {
+		args = append([]string{"--cacert", c.TLS.CACert, "--cert", c.TLS.Cert, "--key", c.TLS.Key}, args...)
+	}
 	out, err := RunEtcdctl(ctx, c.Endpoints(), args...)
 	if err != nil {
 		t.Fatalf("etcdtest: %v", err)
@@ -397,7 +423,12 @@ func (m *Member) start(state string) error {
 	}
 	defer log.Close()
 	client, peer := "http://"+m.ClientAddr, "http://"+m.PeerAddr
-	cmd := exec.Command(m.c.etcd,
+	var extra []string
+	if m.c.tls != nil {
+		client = "https://" + m.ClientAddr
+		extra = append(m.c.tls.args(), "--listen-metrics-urls", "http://"+m.MetricsAddr)
+	}
+	cmd := exec.Command(m.c.etcd, append([]string{
 		"--name", m.Name,
 		"--data-dir", filepath.Join(m.Dir, "data"),
 		"--listen-client-urls", client,
@@ -409,7 +440,7 @@ func (m *Member) start(state string) error {
 		"--initial-cluster-state", state,
 		"--logger", "zap",
 		"--log-outputs", m.logPath(),
-	)
+	}, extra...)...)
 	cmd.Dir = m.Dir
 	cmd.Env = environ()
 	// What etcd writes outside its logger (a panic, say) goes to the log
@@ -451,7 +482,7 @@ func waitHealthy(ms []*Member, deadline time.Time) error {
 	for {
 		var why string
 		pending = slices.DeleteFunc(pending, func(m *Member) bool {
-			w := health(ctx, m.ClientAddr)
+			w := health(ctx, m.healthAddr())
 			if w != "" && why == "" {
 				why = m.Name + ": " + w
 			}
@@ -470,6 +501,14 @@ func waitHealthy(ms []*Member, deadline time.Time) error {
 		}
 		time.Sleep(healthPoll)
 	}
+}
+
+// healthAddr is where the member's /health is served over plain HTTP.
+func (m *Member) healthAddr() string {
+	if m.MetricsAddr != "" {
+		return m.MetricsAddr
+	}
+	return m.ClientAddr
 }
 
 // health returns "" when the member at addr says it is healthy, else why

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/solehq/sole/internal/cli"
@@ -109,15 +110,24 @@ func acquireFleet(l *pidlock.Lock, o *runOpts, wait time.Duration, sigs <-chan o
 		defer cancel()
 	}
 	notifySocket := os.Getenv("NOTIFY_SOCKET")
+	var mu sync.Mutex
+	last := ""
 	standby := func(h *fleet.Holder, err error) {
-		// While it stands by: one line per new holder, systemd's status
-		// line, and more time for the start.
+		// While it stands by: one line per change (a new holder, etcd
+		// lost or back), systemd's status line, and more time for the
+		// start.
 		var line string
 		if h != nil {
 			line = "standing by: " + c.Name + " is held by " + h.String()
 		} else {
-			line = "standing by: " + cli.OneLine(err.Error()) + "; retrying"
+			line = "standing by: " + cli.OneLine(unreachableLine(err)) + "; retrying"
 		}
+		mu.Lock()
+		defer mu.Unlock()
+		if line == last {
+			return
+		}
+		last = line
 		if !o.quiet {
 			fmt.Fprintf(stderr, "sole: %s\n", line)
 		}

@@ -510,3 +510,88 @@ func TestFleetStatus(t *testing.T) {
 	a.wait(t, 10*time.Second)
 	b.wait(t, 10*time.Second)
 }
+
+// TestFleetTLS: a cluster that takes only TLS clients with a certificate
+// its CA signed: --fleet-cacert, --fleet-cert and --fleet-key reach it;
+// without the client certificate, or without TLS, sole cannot.
+func TestFleetTLS(t *testing.T) {
+	c := etcdtest.StartTLS(t, 1)
+	c.Etcdctl(t, "put", "probe", "1")
+	dir := t.TempDir()
+	tls := []string{"--fleet-cacert", c.TLS.CACert, "--fleet-cert", c.TLS.Cert, "--fleet-key", c.TLS.Key}
+	run := func(extra ...string) (string, int) {
+		args := append([]string{"run", "--fleet", c.URL("tls"), "--name", "job", "--lock", filepath.Join(dir, "a.lock")}, extra...)
+		args = append(args, "--", "sh", "-c", `echo "token $SOLE_FENCING_TOKEN"`)
+		out, err := soleCmd(args...).CombinedOutput()
+		return string(out), exitCode(err)
+	}
+	if out, code := run(tls...); code != 0 || !strings.HasPrefix(out, "token ") {
+		t.Errorf("with TLS: exit %d:\n%s", code, out)
+	}
+	for name, tt := range map[string]struct {
+		args []string
+		code int
+		want string
+	}{
+		"no client certificate": {[]string{"--fleet-cacert", c.TLS.CACert}, cli.ExitUnavailable, "cannot be reached: remote error: tls: "},
+		"no TLS":                {nil, cli.ExitUnavailable, "give --fleet-cacert"},
+		"another CA":            {[]string{"--fleet-cacert", c.TLS.Cert, "--fleet-cert", c.TLS.Cert, "--fleet-key", c.TLS.Key}, cli.ExitUnavailable, "certificate signed by unknown authority"},
+		"not a CA file":         {[]string{"--fleet-cacert", c.TLS.Key, "--fleet-cert", c.TLS.Cert, "--fleet-key", c.TLS.Key}, cli.ExitFailure, "no PEM certificate in it"},
+		"key for another cert":  {[]string{"--fleet-cacert", c.TLS.CACert, "--fleet-cert", c.TLS.CACert, "--fleet-key", c.TLS.Key}, cli.ExitFailure, "--fleet-cert/--fleet-key:"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			out, code := run(tt.args...)
+			if code != tt.code || !strings.Contains(out, tt.want) || strings.Count(out, "\n") != 1 || strings.Contains(out, "token") {
+				t.Errorf("exit %d, want %d with one line saying %q:\n%s", code, tt.code, tt.want, out)
+			}
+		})
+	}
+	// sole status --fleet takes the same options.
+	out, err := soleCmd(append([]string{"status", "--fleet", c.URL("tls"), "job"}, tls...)...).CombinedOutput()
+	if code := exitCode(err); code != cli.StatusNotRunning {
+		t.Errorf("status with TLS: exit %d:\n%s", code, out)
+	}
+}
+
+// TestFleetAuth: with etcd's authentication on, the user and password
+// come from SOLE_FLEET_USER and SOLE_FLEET_PASSWORD (or USER:PASSWORD in
+// the first), never from the command line; a wrong or missing one is one
+// line and exit 1.
+func TestFleetAuth(t *testing.T) {
+	c := etcdtest.Start(t, 1)
+	c.Etcdctl(t, "user", "add", "root", "--new-user-password=s3cret")
+	c.Etcdctl(t, "auth", "enable")
+	dir := t.TempDir()
+	for name, tt := range map[string]struct {
+		env  []string
+		code int
+		want string
+	}{
+		"user and password": {[]string{"SOLE_FLEET_USER=root", "SOLE_FLEET_PASSWORD=s3cret"}, 0, "ran\n"},
+		"user:password":     {[]string{"SOLE_FLEET_USER=root:s3cret"}, 0, "ran\n"},
+		"wrong password":    {[]string{"SOLE_FLEET_USER=root", "SOLE_FLEET_PASSWORD=nope"}, cli.ExitFailure, "authentication failed"},
+		"none":              {nil, cli.ExitFailure, "sole: job: fleet lock: "},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cmd := soleCmd("run", "--fleet", c.URL("auth"), "--name", "job", "--lock", filepath.Join(dir, "a.lock"), "--", "echo", "ran")
+			cmd.Env = append(os.Environ(), tt.env...)
+			out, err := cmd.CombinedOutput()
+			if code := exitCode(err); code != tt.code || !strings.Contains(string(out), tt.want) || strings.Count(string(out), "\n") != 1 {
+				t.Errorf("exit %d, want %d with one line saying %q:\n%s", code, tt.code, tt.want, out)
+			}
+			if strings.Contains(string(out), "s3cret") {
+				t.Errorf("the password is in the output: %s", out)
+			}
+		})
+	}
+}
+
+// TestFleetTTLRaised: a TTL under the server's minimum is raised by the
+// server, and sole says so.
+func TestFleetTTLRaised(t *testing.T) {
+	c := etcdtest.Start(t, 1)
+	out, err := soleCmd("run", "--fleet", c.URL(""), "--name", "job", "--lock", filepath.Join(t.TempDir(), "a.lock"), "--fleet-ttl", "1s", "--", "true").CombinedOutput()
+	if err != nil || string(out) != "sole: job: etcd raised --fleet-ttl 1s to its minimum, 2s\n" {
+		t.Errorf("%v: %q", err, out)
+	}
+}

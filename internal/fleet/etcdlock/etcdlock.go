@@ -21,7 +21,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -44,9 +46,101 @@ var _ fleet.Backend = Backend{}
 // not answer within it is unreachable.
 const callTimeout = 5 * time.Second
 
-// connect returns a client of c's etcd. The client dials lazily: the first
-// request tells whether etcd answers.
-func connect(c fleet.Config) (*clientv3.Client, error) {
+// connect returns a client of c's etcd, once probe found an endpoint that
+// answers.
+func connect(ctx context.Context, c fleet.Config) (*clientv3.Client, error) {
+	if err := probe(ctx, c); err != nil {
+		return nil, err
+	}
+	return newClient(c)
+}
+
+// probeTimeout bounds the probe of one endpoint.
+const probeTimeout = 2 * time.Second
+
+// probe dials every endpoint at once and, with TLS, shakes hands, and
+// returns nil as soon as one answers, or an *UnreachableError with the
+// first endpoint's error when none does. The client dials lazily and
+// waits for a connection until its request times out, saying only
+// "context deadline exceeded"; the probe says why (connection refused, no
+// route, a certificate refused) and says it at once.
+func probe(ctx context.Context, c fleet.Config) error {
+	var tc *tls.Config
+	if c.CACert != "" || c.Cert != "" {
+		var err error
+		if tc, err = tlsConfig(c); err != nil {
+			return err
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	errs := make(chan error, len(c.Endpoints))
+	for _, ep := range c.Endpoints {
+		go func() {
+			d := &net.Dialer{}
+			conn, err := d.DialContext(ctx, "tcp", ep)
+			if err == nil && tc != nil {
+				host, _, _ := net.SplitHostPort(ep)
+				t := tc.Clone()
+				t.ServerName = host
+				t.NextProtos = []string{"h2"}
+				tconn := tls.Client(conn, t)
+				err = tconn.HandshakeContext(ctx)
+				conn = tconn
+			}
+			if err == nil {
+				err = speaksHTTP2(ctx, conn, tc != nil)
+			}
+			if conn != nil {
+				conn.Close()
+			}
+			errs <- err
+		}()
+	}
+	var first error
+	for range c.Endpoints {
+		err := <-errs
+		if err == nil {
+			return nil
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	return &fleet.UnreachableError{Endpoints: c.Endpoints, Err: first}
+}
+
+// speaksHTTP2 sends HTTP/2's client preface and an empty SETTINGS frame,
+// and checks that the server's first frame is its SETTINGS, as etcd's
+// gRPC server sends at once. Over TLS, this is also where a server that
+// refuses the client's certificate says so (TLS 1.3 reports it after the
+// handshake).
+func speaksHTTP2(ctx context.Context, conn net.Conn, overTLS bool) error {
+	if d, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(d)
+	}
+	const preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + "\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+	if _, err := io.WriteString(conn, preface); err != nil {
+		return err
+	}
+	var hdr [9]byte
+	_, err := io.ReadFull(conn, hdr[:])
+	switch {
+	case err != nil && !overTLS && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "reset")):
+		return fmt.Errorf("the server closed the connection: is it TLS? give --fleet-cacert (%w)", err)
+	case err != nil:
+		return err
+	case hdr[3] != 0x4:
+		if !overTLS && hdr[0] == 0x15 {
+			return errors.New("the server speaks TLS: give --fleet-cacert")
+		}
+		return errors.New("the server does not speak etcd's protocol (gRPC over HTTP/2)")
+	}
+	return nil
+}
+
+// newClient returns a client of c's etcd. The client dials lazily.
+func newClient(c fleet.Config) (*clientv3.Client, error) {
 	cfg := clientv3.Config{
 		Endpoints:            c.Endpoints,
 		DialTimeout:          callTimeout,
@@ -146,18 +240,26 @@ func defaults(c fleet.Config) *fleetConfig {
 // Acquire implements fleet.Backend.
 func (Backend) Acquire(ctx context.Context, cfg fleet.Config, wait bool, standby func(*fleet.Holder, error)) (fleet.Hold, error) {
 	c := defaults(cfg)
-	cli, err := connect(c.Config)
-	if err != nil {
-		return nil, err
-	}
+	var cli *clientv3.Client
 	backoff := 100 * time.Millisecond
 	for {
-		h, err := c.attempt(ctx, cli, wait, standby)
+		var h *hold
+		var err error
+		if cli == nil {
+			cli, err = connect(ctx, c.Config)
+		} else {
+			err = probe(ctx, c.Config)
+		}
+		if err == nil {
+			h, err = c.attempt(ctx, cli, wait, standby)
+		}
 		if err == nil {
 			return h, nil
 		}
 		if !wait || ctx.Err() != nil || !(errors.Is(err, fleet.ErrUnreachable) || errors.Is(err, concurrency.ErrSessionExpired)) {
-			cli.Close()
+			if cli != nil {
+				cli.Close()
+			}
 			if ctx.Err() != nil && wait {
 				return nil, errors.Join(context.Cause(ctx), err)
 			}
@@ -169,7 +271,9 @@ func (Backend) Acquire(ctx context.Context, cfg fleet.Config, wait bool, standby
 		}
 		select {
 		case <-ctx.Done():
-			cli.Close()
+			if cli != nil {
+				cli.Close()
+			}
 			return nil, errors.Join(context.Cause(ctx), err)
 		case <-time.After(backoff):
 		}
@@ -195,7 +299,9 @@ func (c *fleetConfig) attempt(ctx context.Context, cli *clientv3.Client, wait bo
 	if err != nil {
 		return fail(wrapUnreachable(c.Config, err))
 	}
-	_ = sess // its own keepalives only lengthen the lease: never a risk
+	// The session's own keepalives would only lengthen the lease, but
+	// the deadline is this process's: only its keepalives renew it.
+	sess.Orphan()
 	m := concurrency.NewMutex(sess, c.LockPrefix())
 	pctx, cancel := context.WithTimeout(ctx, callTimeout)
 	_, err = cli.Put(pctx, c.WhoKey(int64(g.ID)), c.record(time.Now()), clientv3.WithLease(g.ID))
@@ -294,7 +400,7 @@ func (c *fleetConfig) watchHolder(ctx context.Context, cli *clientv3.Client, sta
 // Status implements fleet.Backend.
 func (Backend) Status(ctx context.Context, cfg fleet.Config) (fleet.Status, error) {
 	c := defaults(cfg)
-	cli, err := connect(c.Config)
+	cli, err := connect(ctx, c.Config)
 	if err != nil {
 		return fleet.Status{}, err
 	}
@@ -338,7 +444,7 @@ func (c *fleetConfig) status(ctx context.Context, cli *clientv3.Client) (fleet.S
 // List implements fleet.Backend.
 func (Backend) List(ctx context.Context, cfg fleet.Config) ([]fleet.Status, error) {
 	c := defaults(cfg)
-	cli, err := connect(c.Config)
+	cli, err := connect(ctx, c.Config)
 	if err != nil {
 		return nil, err
 	}
