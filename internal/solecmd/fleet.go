@@ -269,3 +269,14 @@ func fleetList(f fleetFlags, asJSON bool, stdout, stderr io.Writer) int {
 	stdout.Write(b)
 	return cli.ExitOK
 }
+
+// fleetLost reports whether h is lost, or past the time its guard would
+// kill COMMAND.
+func fleetLost(h fleet.Hold) bool {
+	select {
+	case <-h.Lost():
+		return true
+	default:
+	}
+	return !time.Now().Before(h.Expiry().Add(-fleet.Margin(h.TTL()) / 2))
+}

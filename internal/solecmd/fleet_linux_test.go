@@ -311,8 +311,9 @@ func TestFleetFrozenLink(t *testing.T) {
 	if !strings.Contains(a.stderr.String(), "sole: job: fleet lock lost") {
 		t.Errorf("holder said:\n%s", a.stderr.String())
 	}
+	stopped := time.Since(frozen)
 	waitFile(t, logPath+".b.pid")
-	t.Logf("frozen link: holder stopped after %v, waiter started after %v", time.Since(frozen), time.Since(frozen))
+	t.Logf("frozen link (TTL 2s): holder's sole exited %v after the freeze, the waiter's COMMAND started %v after", stopped, time.Since(frozen))
 	_ = b.cmd.Process.Signal(syscall.SIGTERM)
 	b.wait(t, 10*time.Second)
 	ss := spans(readEvents(t, logPath))
@@ -321,6 +322,38 @@ func TestFleetFrozenLink(t *testing.T) {
 		t.Logf("gap between the stopped holder's last line and the waiter's first: %v", ss[1].start.Sub(ss[0].end))
 	}
 	p.Thaw()
+}
+
+// TestFleetFrozenSole: the holder's sole itself is frozen (SIGSTOP), so
+// that it can neither keep the lease alive nor stop COMMAND: its guard
+// kills COMMAND's tree before the lease can expire, and the waiter starts
+// only after that. Thawed, sole says what happened and exits 76.
+func TestFleetFrozenSole(t *testing.T) {
+	c := etcdtest.Start(t, 1)
+	_, logPath := fleetDir(t)
+	a := startNode(t, c.URL(""), logPath, "a", 0, "--fleet-ttl", "2s")
+	waitFile(t, logPath+".a.pid")
+	b := startNode(t, c.URL(""), logPath, "b", 0, "--fleet-ttl", "2s", "--wait")
+	time.Sleep(300 * time.Millisecond)
+	_ = a.cmd.Process.Signal(syscall.SIGSTOP)
+	frozen := time.Now()
+	pid := readPid(t, logPath+".a.pid")
+	if !goneWithin(pid, 3*time.Second) {
+		t.Errorf("COMMAND of the frozen sole still runs after 3 s")
+	}
+	t.Logf("frozen sole: COMMAND killed by the guard %v after the freeze", time.Since(frozen))
+	waitFile(t, logPath+".b.pid")
+	_ = a.cmd.Process.Signal(syscall.SIGCONT)
+	if code := a.wait(t, 10*time.Second); code != cli.ExitLockLost || !strings.Contains(a.stderr.String(), "fleet lock lost") {
+		t.Errorf("thawed holder exited %d, want 76:\n%s", code, a.stderr.String())
+	}
+	_ = b.cmd.Process.Signal(syscall.SIGTERM)
+	b.wait(t, 10*time.Second)
+	ss := spans(readEvents(t, logPath))
+	checkNoOverlap(t, ss)
+	if len(ss) == 2 {
+		t.Logf("gap between the frozen holder's last line and the waiter's first: %v", ss[1].start.Sub(ss[0].end))
+	}
 }
 
 // TestFleetMemberKilled: the leader of three members is killed, the

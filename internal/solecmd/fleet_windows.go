@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/solehq/sole/internal/cli"
+	"github.com/solehq/sole/internal/fleet"
 )
 
 // execFleet: the fleet lock is not supported on Windows yet (runMain says
@@ -16,9 +17,9 @@ func execFleet(stderr io.Writer) int {
 
 type guard struct{}
 
-func startGuard() (*guard, error) { return nil, nil }
-func (g *guard) watch(int)        {}
-func (g *guard) done()            {}
+func startGuard() (*guard, error)      { return nil, nil }
+func (g *guard) watch(int, fleet.Hold) {}
+func (g *guard) done()                 {}
 
 // guardCmd: there is no guard on Windows (see fleet_unix.go).
 var guardCmd = &cli.Command{

@@ -25,6 +25,8 @@ var installCmd = &cli.Command{
 		"                    [--env K=V]... [--run-as USER[:GROUP]] [--workdir DIR] [--env-file FILE]\n" +
 		"                    [--restart on-failure|always|no] [--restart-delay DUR]\n" +
 		"                    [--start-timeout DUR] [--stop-timeout DUR] [--harden] [--log-dir DIR]\n" +
+		"                    [--fleet URL [--fleet-ttl DUR] [--fleet-cacert FILE]\n" +
+		"                     [--fleet-cert FILE --fleet-key FILE]]\n" +
 		"                    [--print] -- COMMAND [ARGS...]",
 	Help: `Register COMMAND as a service that runs with "sole run" semantics: the
 single-instance lock, readiness reported only once COMMAND runs under it,
@@ -33,6 +35,12 @@ Installing again with the same settings changes nothing; with other
 settings the definition is updated and the service manager reloaded.
 COMMAND runs in the directory sole install ran in unless --workdir says
 otherwise, so relative paths in ARGS mean what they meant when typed.
+With --fleet the service also holds its lock across machines, in etcd
+(docs/fleet.md): it runs "sole run --fleet URL ... --wait", so that it
+stands by on every node but the one that holds the lock, and a system
+unit starts after network-online.target. etcd's user and password go in
+--env-file (SOLE_FLEET_USER, SOLE_FLEET_PASSWORD), never on the command
+line. Installed on every node, the service runs on one at a time.
 --print writes the definition to stdout and touches nothing.`,
 	Short: "Register COMMAND as a service run with \"sole run\" semantics.",
 	Flags: func() *flag.FlagSet { fs, _ := newInstallFlags(); return fs },
@@ -45,6 +53,7 @@ type installOpts struct {
 	watchdog                  time.Duration
 	env                       multiFlag
 	svc                       unit.Options
+	fleet                     fleetFlags // --fleet: sole run's options, passed on
 }
 
 type multiFlag []string
@@ -62,6 +71,10 @@ func newInstallFlags() (*flag.FlagSet, *installOpts) {
 	fs.StringVar(&o.health, "health", "", "shell `CMD` whose success means COMMAND is healthy; the watchdog is fed only then")
 	fs.Var(&o.env, "env", "`K=V` for COMMAND's environment (repeatable)")
 	o.svc.Register(fs, "the current directory")
+	o.fleet.register(fs, true)
+	if f := fs.Lookup("fleet"); f != nil {
+		f.Usage += "; the service waits for it (--wait); etcd's user and password: SOLE_FLEET_USER and SOLE_FLEET_PASSWORD in --env-file, never on the command line"
+	}
 	fs.BoolVar(&o.print, "print", false, "print the service definition and exit")
 	return fs, o
 }
@@ -81,6 +94,14 @@ func installMain(c *cli.Command, args []string, stdout, stderr io.Writer) int {
 		return c.UsageError(stderr, "--watchdog needs --health CMD: sole cannot tell by itself whether COMMAND is healthy, and a watchdog fed blindly would keep a hung COMMAND alive")
 	case o.health != "" && o.watchdog == 0:
 		return c.UsageError(stderr, "--health needs --watchdog")
+	}
+	// The fleet options are checked as sole run checks them: the service
+	// would fail at every start otherwise.
+	if err := o.fleet.check(cli.Given(fs)); err != nil {
+		return c.UsageError(stderr, err.Error())
+	}
+	if o.fleet.url != "" && goruntime.GOOS == "windows" {
+		return c.UsageError(stderr, "--fleet is not supported on Windows yet")
 	}
 	d, err := o.unitDescription(argv)
 	if err != nil {
@@ -126,7 +147,17 @@ func (o *installOpts) unitDescription(argv []string) (unit.Description, error) {
 	if err != nil {
 		return unit.Description{}, fmt.Errorf("cannot find the sole binary: %w", err)
 	}
-	args := unit.SoleRunArgs(name, o.user, goruntime.GOOS == "windows", o.health, append([]string{path}, argv[1:]...))
+	if err := o.fleetFiles(); err != nil {
+		return unit.Description{}, err
+	}
+	args := unit.SoleRun{
+		Name:           name,
+		User:           o.user,
+		WindowsService: goruntime.GOOS == "windows",
+		Health:         o.health,
+		Fleet:          o.fleet.args(),
+		Command:        append([]string{path}, argv[1:]...),
+	}.Args()
 	desc := o.description
 	if desc == "" {
 		desc = name + " (run by sole)"
@@ -159,6 +190,33 @@ func (o *installOpts) unitDescription(argv []string) (unit.Description, error) {
 	}
 	d = d.WithDefaults()
 	return d, svcmgr.Check(d)
+}
+
+// fleetFiles makes the fleet's TLS files absolute (the service does not
+// run where sole install ran) and checks that they are there, as
+// --env-file's is checked: a typo must not wait for the first start.
+func (o *installOpts) fleetFiles() error {
+	for _, f := range []struct {
+		name string
+		path *string
+	}{{"--fleet-cacert", &o.fleet.cacert}, {"--fleet-cert", &o.fleet.cert}, {"--fleet-key", &o.fleet.key}} {
+		if *f.path == "" {
+			continue
+		}
+		abs, err := filepath.Abs(*f.path)
+		if err != nil {
+			return err
+		}
+		st, err := os.Stat(abs)
+		if err != nil {
+			return errUsage(f.name + ": " + cli.OneLine(err.Error()))
+		}
+		if !st.Mode().IsRegular() {
+			return errUsage(fmt.Sprintf("%s: %s is not a file", f.name, cli.Quote(abs)))
+		}
+		*f.path = abs
+	}
+	return nil
 }
 
 // workdir is the service's working directory: --workdir made absolute, by

@@ -58,9 +58,9 @@ type runOpts struct {
 	service     bool
 	maxTime     time.Duration
 	killAfter   time.Duration
-	envFile     string // --env-file: KEY=VALUE lines added to COMMAND's environment
-	workdir     string // --workdir: COMMAND's working directory ("" is sole's)
-	logDir      string // --log-dir (with --service): where COMMAND's output goes
+	envFile     string     // --env-file: KEY=VALUE lines added to COMMAND's environment
+	workdir     string     // --workdir: COMMAND's working directory ("" is sole's)
+	logDir      string     // --log-dir (with --service): where COMMAND's output goes
 	fleet       fleetFlags // --fleet: the fleet lock is named --name
 
 	// hold is the fleet lock, once held (--fleet): execute stops COMMAND

@@ -143,7 +143,7 @@ func execute(l *pidlock.Lock, path string, argv []string, o *runOpts, sigs <-cha
 		}
 		return cli.ExitCantExec
 	}
-	g.watch(pid)
+	g.watch(pid, o.hold)
 	// The record names the command, so that `kill $(head -1 F)` reaches it.
 	if err := l.SetHolder(pid); err != nil {
 		fmt.Fprintf(stderr, "sole: warning: %s\n", report.ErrorLine(err))
@@ -260,6 +260,12 @@ func execute(l *pidlock.Lock, path string, argv []string, o *runOpts, sigs <-cha
 				// exit, so that the lock is released, not passed on to
 				// processes on their way out.
 				waitTreeGone(pid, time.Second)
+			}
+			if o.hold != nil && !lost && fleetLost(o.hold) {
+				// sole was frozen past its deadline, and the guard
+				// killed COMMAND's process group.
+				lost = true
+				fmt.Fprintf(stderr, "sole: %s: fleet lock lost while sole could not run (stopped or frozen): its guard killed %s's process group before the lease could expire\n", o.name, cli.Quote(argv[0]))
 			}
 			notify(sdnotify.Stopping)
 			g.done()
