@@ -17,6 +17,8 @@ import (
 
 	"github.com/solehq/sole/internal/cli"
 	"github.com/solehq/sole/internal/etcdtest"
+	"github.com/solehq/sole/internal/notifytest"
+	"github.com/solehq/sole/internal/testenv"
 )
 
 // The fleet lock against a real etcd: several nodes on this machine, each
@@ -29,7 +31,8 @@ import (
 // ($3 seconds, in tenths of a beat count), it exits 0 by itself. Its own
 // children (sleep) are part of its tree.
 const beatScript = `log=$1 node=$2 beats=$3
-stamp() { echo "$1 $node $SOLE_FENCING_TOKEN $(date +%s%N)" >>"$log"; }
+tok=${SOLE_FENCING_TOKEN:-${ETCD_LOCK_REV:-0}}
+stamp() { echo "$1 $node $tok $(date +%s%N)" >>"$log"; }
 trap 'stamp end; exit 3' TERM
 stamp start
 echo $$ >"$log.$node.pid"
@@ -626,5 +629,91 @@ func TestFleetTTLRaised(t *testing.T) {
 	out, err := soleCmd("run", "--fleet", c.URL(""), "--name", "job", "--lock", filepath.Join(t.TempDir(), "a.lock"), "--fleet-ttl", "1s", "--", "true").CombinedOutput()
 	if err != nil || string(out) != "sole: job: etcd raised --fleet-ttl 1s to its minimum, 2s\n" {
 		t.Errorf("%v: %q", err, out)
+	}
+}
+
+// TestFleetNotify: under systemd, a node that stands by says so in
+// STATUS= (naming the holder) and extends the start timeout, and says
+// READY=1 only once it holds both locks: after the holder's end.
+func TestFleetNotify(t *testing.T) {
+	c := etcdtest.Start(t, 1)
+	dir, logPath := fleetDir(t)
+	a := startNode(t, c.URL(""), logPath, "a", 0)
+	waitFile(t, logPath+".a.pid")
+	sock := notifytest.Listen(t, filepath.Join(dir, "b.lock"))
+	cmd := soleCmd("run", "--fleet", c.URL(""), "--name", "job", "--lock", filepath.Join(dir, "b.lock"), "--wait", "--", "sleep", "30")
+	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock.Path)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	m := sock.Next(20 * time.Second)
+	want := fmt.Sprintf("STATUS=standing by: job is held by pid %d on ", a.cmd.Process.Pid)
+	if !strings.HasPrefix(m.Text, want) || !strings.HasSuffix(m.Text, "\nEXTEND_TIMEOUT_USEC=30000000") {
+		t.Errorf("standing by: %q, want %q... and EXTEND_TIMEOUT_USEC=30000000", m.Text, want)
+	}
+	time.Sleep(500 * time.Millisecond)
+	select {
+	case m := <-sock.Msgs:
+		t.Fatalf("while standing by: %q", m.Text)
+	default:
+	}
+	_ = a.cmd.Process.Signal(syscall.SIGTERM)
+	a.wait(t, 10*time.Second)
+	ended := time.Now()
+	m = sock.Next(20 * time.Second)
+	if !strings.HasPrefix(m.Text, "READY=1\nMAINPID="+strconv.Itoa(cmd.Process.Pid)+"\nSTATUS=running sleep") {
+		t.Errorf("after the holder's end: %q", m.Text)
+	}
+	t.Logf("READY=1 %v after the holder's sole exited", time.Since(ended))
+}
+
+// TestEtcdctlLockForTheRecord runs the faults that sole's tests run
+// against etcdctl lock, in the same harness, and logs what it does: its
+// holder's COMMAND overlaps the next holder's. sole's tests above show
+// zero overlap for the same faults; this test only records etcdctl's.
+func TestEtcdctlLockForTheRecord(t *testing.T) {
+	etcdctl := testenv.NeedTool(t, "etcdctl", "etcd-client")
+	c := etcdtest.Start(t, 1)
+	start := func(t *testing.T, endpoint, logPath, name string) *exec.Cmd {
+		cmd := exec.Command(etcdctl, "--endpoints="+endpoint, "lock", "--ttl", "2", "job", "--", "sh", "-c", beatScript, "sh", logPath, name, "0")
+		cmd.Env = append(os.Environ(), "ETCDCTL_API=3")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		pg := cmd.Process.Pid
+		t.Cleanup(func() {
+			// etcdctl's group: it, and the child it leaves behind.
+			_ = syscall.Kill(-pg, syscall.SIGCONT)
+			_ = syscall.Kill(-pg, syscall.SIGKILL)
+			_ = cmd.Wait()
+		})
+		return cmd
+	}
+	for name, fault := range map[string]func(t *testing.T, holder *exec.Cmd, p *etcdtest.Proxy){
+		"holder killed": func(t *testing.T, holder *exec.Cmd, _ *etcdtest.Proxy) { _ = holder.Process.Kill() },
+		"holder frozen": func(t *testing.T, holder *exec.Cmd, _ *etcdtest.Proxy) { _ = holder.Process.Signal(syscall.SIGSTOP) },
+		"frozen link":   func(t *testing.T, _ *exec.Cmd, p *etcdtest.Proxy) { p.Freeze() },
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, logPath := fleetDir(t)
+			p := etcdtest.StartProxy(t, c.Members[0].ClientAddr)
+			a := start(t, p.Addr(), logPath, "a")
+			waitFile(t, logPath+".a.pid")
+			start(t, c.Members[0].ClientAddr, logPath, "b")
+			time.Sleep(300 * time.Millisecond)
+			fault(t, a, p)
+			waitFile(t, logPath+".b.pid")
+			time.Sleep(time.Second)
+			ss := spans(readEvents(t, logPath))
+			overlap := time.Duration(0)
+			if len(ss) == 2 && ss[0].end.After(ss[1].start) {
+				overlap = ss[0].end.Sub(ss[1].start)
+			}
+			t.Logf("etcdctl lock, %s: the first holder's COMMAND overlapped the next one's by %v (and still runs: %v)",
+				name, overlap.Round(time.Millisecond), !goneWithin(readPid(t, logPath+".a.pid"), 0))
+			p.Thaw()
+		})
 	}
 }

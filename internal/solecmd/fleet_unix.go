@@ -21,7 +21,11 @@ func execFleet(stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sole: --fleet: %v\n", err)
 		return cli.ExitNotFound
 	}
-	err = syscall.Exec(path, append([]string{fleetProgram}, mainArgs...), os.Environ())
+	env := os.Environ()
+	if self, err := os.Executable(); err == nil {
+		env = append(env, EnvGuard+"="+self)
+	}
+	err = syscall.Exec(path, append([]string{fleetProgram}, mainArgs...), env)
 	fmt.Fprintf(stderr, "sole: --fleet: %s: %v\n", path, err)
 	return cli.ExitCantExec
 }

@@ -52,7 +52,12 @@ func runGuard(in io.Reader) int {
 		}
 		close(lines)
 	}()
-	pg, err := strconv.Atoi(<-lines)
+	first := <-lines
+	if first == "done" || first == "" {
+		// sole gave up before COMMAND started.
+		return cli.ExitOK
+	}
+	pg, err := strconv.Atoi(first)
 	if err != nil || pg <= 1 {
 		return cli.ExitUsage
 	}
@@ -101,6 +106,15 @@ func guardNow() int64 {
 	return ts.Nano()
 }
 
+// EnvGuard is how sole tells sole-fleet where sole is, when it execs it:
+// the guard runs as the small sole rather than as sole-fleet, which takes
+// milliseconds more to start (etcd's client). sole-fleet takes it out of
+// its environment (Main), so that COMMAND never sees it.
+const EnvGuard = "SOLE_FLEET_GUARD"
+
+// guardExe is the program the guard runs as: EnvGuard's, or this one.
+var guardExe string
+
 // guardPID is the guard's pid, once started: a child of sole that is not
 // part of COMMAND's tree.
 var guardPID int
@@ -116,9 +130,12 @@ type guard struct {
 // startGuard starts the guard (see guardCmd) as a process of its own
 // group, before COMMAND starts, so that no COMMAND ever runs unguarded.
 func startGuard() (*guard, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return nil, err
+	self := guardExe
+	if self == "" {
+		var err error
+		if self, err = os.Executable(); err != nil {
+			return nil, err
+		}
 	}
 	r, w, err := os.Pipe()
 	if err != nil {
@@ -132,7 +149,7 @@ func startGuard() (*guard, error) {
 	}
 	defer devnull.Close()
 	pid, _, err := children.start(func() (int, error) {
-		return syscall.ForkExec(self, []string{fleetProgram, guardCmd.Name}, &syscall.ProcAttr{
+		return syscall.ForkExec(self, []string{"sole", guardCmd.Name}, &syscall.ProcAttr{
 			Env:   []string{},
 			Files: []uintptr{r.Fd(), devnull.Fd(), 2},
 			Sys:   &syscall.SysProcAttr{Setpgid: true},
@@ -196,5 +213,18 @@ func (g *guard) done() {
 		g.closed = true
 		close(g.stop)
 		g.w.Close()
+	}
+}
+
+// takeGuardExe takes EnvGuard out of the environment, keeping a program
+// it names that can be run.
+func takeGuardExe() {
+	p, ok := os.LookupEnv(EnvGuard)
+	if !ok {
+		return
+	}
+	os.Unsetenv(EnvGuard)
+	if fleetBackend != nil && checkExecutable(p) == nil {
+		guardExe = p
 	}
 }

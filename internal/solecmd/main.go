@@ -53,6 +53,7 @@ var mainArgs []string
 // does not pay for etcd's client.
 func Main(args []string, stdout, stderr io.Writer, fleet fleet.Backend) int {
 	fleetBackend, mainArgs = fleet, args
+	takeGuardExe()
 	return soleProgram.Main(args, stdout, stderr)
 }
 

@@ -65,7 +65,8 @@ type runOpts struct {
 
 	// hold is the fleet lock, once held (--fleet): execute stops COMMAND
 	// when it is lost and releases it when COMMAND is gone.
-	hold fleet.Hold
+	hold  fleet.Hold
+	guard *guard // the fleet guard (guard_unix.go), with hold
 
 	// env is COMMAND's environment: sole's, with --env-file's variables
 	// over it (commandEnv). execute starts COMMAND with it, in workdir.
@@ -233,16 +234,25 @@ func runMain(c *cli.Command, args []string, stdout, stderr io.Writer) int {
 		// must not outlive the sole that keeps the lease alive, so it
 		// does not inherit the local lock either (docs/locking.md).
 		<-sigsReady
+		// The guard starts first, so that its start overlaps the round
+		// trips to etcd; no COMMAND ever runs unguarded.
+		g, err := startGuard()
+		if err != nil {
+			l.Unlock()
+			fmt.Fprintf(stderr, "sole: %s: cannot start the fleet guard: %v\n", o.name, err)
+			return cli.ExitCantExec
+		}
 		left := time.Duration(0)
 		if o.timeout > 0 {
 			left = max(o.timeout-time.Since(started), time.Millisecond)
 		}
 		h, code := acquireFleet(l, o, left, sigs, stderr)
 		if h == nil {
+			g.done()
 			l.Unlock()
 			return code
 		}
-		o.hold, o.noInherit = h, true
+		o.hold, o.guard, o.noInherit = h, g, true
 		o.env = fencingEnv(o.environ(), h)
 	}
 	if goruntime.GOOS == "windows" {

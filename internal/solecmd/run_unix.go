@@ -112,20 +112,10 @@ func execute(l *pidlock.Lock, path string, argv []string, o *runOpts, sigs <-cha
 		attr.Foreground, attr.Ctty = true, tty
 	}
 	becomeSubreaper()
-	var g *guard
-	if o.hold != nil {
-		// Under the fleet lock, COMMAND's whole tree must end with sole,
-		// however sole ends: the guard sees to the processes that the
-		// parent-death signal does not reach.
-		var err error
-		if g, err = startGuard(); err != nil {
-			restoreTTY(tty)
-			releaseFleet(o.name, o.hold, stderr)
-			l.Unlock()
-			fmt.Fprintf(stderr, "sole: %s: cannot start the fleet guard: %v\n", l.Name(), err)
-			return cli.ExitCantExec
-		}
-	}
+	// Under the fleet lock, COMMAND's whole tree must end with sole,
+	// however sole ends: the guard, started by runMain, sees to the
+	// processes that the parent-death signal does not reach.
+	g := o.guard
 	// All of the above ran beside the setting up of the signal handlers,
 	// which must be in place before COMMAND starts.
 	if o.signalsReady != nil {

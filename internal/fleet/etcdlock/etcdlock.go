@@ -303,20 +303,33 @@ func (c *fleetConfig) attempt(ctx context.Context, cli *clientv3.Client, wait bo
 	// the deadline is this process's: only its keepalives renew it.
 	sess.Orphan()
 	m := concurrency.NewMutex(sess, c.LockPrefix())
-	pctx, cancel := context.WithTimeout(ctx, callTimeout)
-	_, err = cli.Put(pctx, c.WhoKey(int64(g.ID)), c.record(time.Now()), clientv3.WithLease(g.ID))
-	cancel()
-	if err != nil {
-		return fail(wrapUnreachable(c.Config, err))
+	// The record goes beside the first request for the lock, so that
+	// etcd commits the two together rather than one after the other.
+	who := make(chan error, 1)
+	putWho := func(since time.Time) {
+		pctx, cancel := context.WithTimeout(ctx, callTimeout)
+		_, err := cli.Put(pctx, c.WhoKey(int64(g.ID)), c.record(since), clientv3.WithLease(g.ID))
+		cancel()
+		who <- err
 	}
+	go putWho(time.Now())
 	if !wait {
 		tctx, cancel := context.WithTimeout(ctx, callTimeout)
 		err = m.TryLock(tctx)
 		cancel()
+		werr := <-who
 		if errors.Is(err, concurrency.ErrLocked) {
 			st, serr := c.status(ctx, cli)
 			h.stop(true)
 			return nil, &fleet.LockedError{Name: c.Name, Holder: pick(st.Holder, serr)}
+		}
+		if err == nil {
+			err = werr
+		}
+		if err == nil {
+			// TryLock took the lock in the transaction that created
+			// the key: its revision is the key's create revision.
+			h.token = m.Header().Revision
 		}
 	} else {
 		stopWatch := c.watchHolder(ctx, cli, standby)
@@ -330,28 +343,42 @@ func (c *fleetConfig) attempt(ctx context.Context, cli *clientv3.Client, wait bo
 			case <-lctx.Done():
 			}
 		}()
+		began := time.Now()
 		err = m.Lock(lctx)
 		lcancel(nil)
 		stopWatch()
 		if err != nil && context.Cause(lctx) == concurrency.ErrSessionExpired && ctx.Err() == nil {
 			err = concurrency.ErrSessionExpired
 		}
+		if werr := <-who; err == nil {
+			err = werr
+		}
+		if err == nil {
+			// After a wait, the header is a later read's: the token is
+			// read back; and the record now says since when it holds
+			// the lock.
+			if time.Since(began) > 100*time.Millisecond {
+				go putWho(time.Now())
+			} else {
+				who <- nil
+			}
+			rctx, cancel := context.WithTimeout(ctx, callTimeout)
+			r, gerr := cli.Get(rctx, m.Key())
+			cancel()
+			switch {
+			case gerr != nil:
+				err = gerr
+			case len(r.Kvs) == 0:
+				err = concurrency.ErrSessionExpired
+			default:
+				h.token = r.Kvs[0].CreateRevision
+			}
+			if werr := <-who; err == nil {
+				err = werr
+			}
+		}
 	}
 	if err != nil {
-		return fail(wrapUnreachable(c.Config, err))
-	}
-	rctx, cancel := context.WithTimeout(ctx, callTimeout)
-	defer cancel()
-	r, err := cli.Get(rctx, m.Key())
-	if err != nil || len(r.Kvs) == 0 {
-		if err == nil {
-			err = concurrency.ErrSessionExpired
-		}
-		return fail(wrapUnreachable(c.Config, err))
-	}
-	h.token = r.Kvs[0].CreateRevision
-	// The record now says since when it holds the lock.
-	if _, err := cli.Put(rctx, c.WhoKey(int64(g.ID)), c.record(time.Now()), clientv3.WithLease(g.ID)); err != nil {
 		return fail(wrapUnreachable(c.Config, err))
 	}
 	select {
