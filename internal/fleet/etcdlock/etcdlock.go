@@ -240,19 +240,13 @@ func defaults(c fleet.Config) *fleetConfig {
 // Acquire implements fleet.Backend.
 func (Backend) Acquire(ctx context.Context, cfg fleet.Config, wait bool, standby func(*fleet.Holder, error)) (fleet.Hold, error) {
 	c := defaults(cfg)
-	var cli *clientv3.Client
+	cli, err := newClient(c.Config)
+	if err != nil {
+		return nil, err
+	}
 	backoff := 100 * time.Millisecond
 	for {
-		var h *hold
-		var err error
-		if cli == nil {
-			cli, err = connect(ctx, c.Config)
-		} else {
-			err = probe(ctx, c.Config)
-		}
-		if err == nil {
-			h, err = c.attempt(ctx, cli, wait, standby)
-		}
+		h, err := c.probedAttempt(ctx, cli, wait, standby)
 		if err == nil {
 			return h, nil
 		}
@@ -279,6 +273,27 @@ func (Backend) Acquire(ctx context.Context, cfg fleet.Config, wait bool, standby
 		}
 		backoff = min(backoff*2, 5*time.Second)
 	}
+}
+
+// probedAttempt is attempt with a probe beside it (not before it, so that
+// it costs no time): when the probe finds that no endpoint answers, the
+// attempt is cancelled and the probe's error, which says why, is
+// returned.
+func (c *fleetConfig) probedAttempt(ctx context.Context, cli *clientv3.Client, wait bool, standby func(*fleet.Holder, error)) (*hold, error) {
+	actx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		if err := probe(actx, c.Config); err != nil && actx.Err() == nil {
+			cancel(err)
+		}
+	}()
+	h, err := c.attempt(actx, cli, wait, standby)
+	if err != nil && ctx.Err() == nil {
+		if cause := context.Cause(actx); errors.Is(cause, fleet.ErrUnreachable) {
+			return nil, cause
+		}
+	}
+	return h, err
 }
 
 // attempt grants a lease, starts keeping it alive and takes the mutex.
