@@ -217,6 +217,11 @@ func (e *UnreachableError) Unwrap() []error { return []error{ErrUnreachable, e.E
 
 // A Backend takes fleet locks and reports on them.
 type Backend interface {
+	// Dial starts connecting to c's etcd in the background, for the
+	// Acquire, Status or List of the same c that follows, so that the
+	// connection is being made while the local lock is taken. Calling it
+	// is optional; it reports nothing (the call that follows does).
+	Dial(c Config)
 	// Acquire takes the lock c.Name. Results:
 	//   - the Hold, once this process holds the lock;
 	//   - a *LockedError at once, without wait, when another holds it;

@@ -156,6 +156,8 @@ func runMain(c *cli.Command, args []string, stdout, stderr io.Writer) int {
 			// names the fleet lock.
 			o.nameSet = false
 		}
+		// The connection to etcd is made while the local lock is taken.
+		fleetBackend.Dial(o.fleet.config(o.name))
 	}
 
 	// Signals are caught from here on: while waiting, they cancel the wait;

@@ -52,7 +52,7 @@ func connect(ctx context.Context, c fleet.Config) (*clientv3.Client, error) {
 	if err := probe(ctx, c); err != nil {
 		return nil, err
 	}
-	return newClient(c)
+	return client(c)
 }
 
 // probeTimeout bounds the probe of one endpoint.
@@ -137,6 +137,64 @@ func speaksHTTP2(ctx context.Context, conn net.Conn, overTLS bool) error {
 		return errors.New("the server does not speak etcd's protocol (gRPC over HTTP/2)")
 	}
 	return nil
+}
+
+// dialed is the client that Dial makes, for the call that follows.
+var dialed struct {
+	sync.Mutex
+	key     string
+	pending chan struct{} // closed once cli is set
+	cli     *clientv3.Client
+}
+
+// dialKey says which Config a dialed client is for.
+func dialKey(c fleet.Config) string {
+	return fmt.Sprintf("%q", []string{strings.Join(c.Endpoints, ","), c.CACert, c.Cert, c.Key, c.User, c.Password})
+}
+
+// Dial implements fleet.Backend: even the client is made in the
+// background (a gRPC client takes a millisecond of work to set up).
+func (Backend) Dial(cfg fleet.Config) {
+	c := defaults(cfg)
+	ch := make(chan struct{})
+	dialed.Lock()
+	old := dialed.cli
+	dialed.key, dialed.pending, dialed.cli = dialKey(c.Config), ch, nil
+	dialed.Unlock()
+	if old != nil {
+		old.Close()
+	}
+	go func() {
+		defer close(ch)
+		cli, err := newClient(c.Config)
+		if err != nil {
+			return
+		}
+		cli.ActiveConnection().Connect()
+		dialed.Lock()
+		dialed.cli = cli
+		dialed.Unlock()
+	}()
+}
+
+// client returns the client Dial made for c, or a new one.
+func client(c fleet.Config) (*clientv3.Client, error) {
+	dialed.Lock()
+	pending, match := dialed.pending, dialed.key == dialKey(c)
+	dialed.Unlock()
+	if pending != nil && match {
+		<-pending
+		dialed.Lock()
+		cli := dialed.cli
+		if dialed.pending == pending {
+			dialed.cli, dialed.pending = nil, nil
+		}
+		dialed.Unlock()
+		if cli != nil {
+			return cli, nil
+		}
+	}
+	return newClient(c)
 }
 
 // newClient returns a client of c's etcd. The client dials lazily.
@@ -240,7 +298,7 @@ func defaults(c fleet.Config) *fleetConfig {
 // Acquire implements fleet.Backend.
 func (Backend) Acquire(ctx context.Context, cfg fleet.Config, wait bool, standby func(*fleet.Holder, error)) (fleet.Hold, error) {
 	c := defaults(cfg)
-	cli, err := newClient(c.Config)
+	cli, err := client(c.Config)
 	if err != nil {
 		return nil, err
 	}
@@ -275,14 +333,23 @@ func (Backend) Acquire(ctx context.Context, cfg fleet.Config, wait bool, standby
 	}
 }
 
-// probedAttempt is attempt with a probe beside it (not before it, so that
-// it costs no time): when the probe finds that no endpoint answers, the
-// attempt is cancelled and the probe's error, which says why, is
-// returned.
+// probeDelay is how long an attempt runs before a probe looks at why it
+// takes so long: a healthy etcd answers well within it, and pays nothing
+// for the probe.
+const probeDelay = 200 * time.Millisecond
+
+// probedAttempt is attempt with a probe beside it, once it has run for
+// probeDelay: when the probe finds that no endpoint answers, the attempt
+// is cancelled and the probe's error, which says why, is returned.
 func (c *fleetConfig) probedAttempt(ctx context.Context, cli *clientv3.Client, wait bool, standby func(*fleet.Holder, error)) (*hold, error) {
 	actx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	go func() {
+		select {
+		case <-actx.Done():
+			return
+		case <-time.After(probeDelay):
+		}
 		if err := probe(actx, c.Config); err != nil && actx.Err() == nil {
 			cancel(err)
 		}
