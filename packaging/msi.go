@@ -73,6 +73,12 @@ func buildMSI(ctx context.Context, s Spec, outDir string) (string, error) {
 	); err != nil {
 		return "", err
 	}
+	if err := refuse(MSI, "the fleet lock, which sole does not support on Windows yet",
+		option{s.Fleet != "", "fleet"}, option{s.FleetTTL != 0, "fleet-ttl"}, option{s.FleetCACert != "", "fleet-cacert"},
+		option{s.FleetCert != "", "fleet-cert"}, option{s.FleetKey != "", "fleet-key"}, option{s.SoleFleet != "", "sole-fleet"},
+	); err != nil {
+		return "", err
+	}
 	if err := refuse(MSI, "the restart policy: wixl cannot write recovery actions into a package; the service sets its own (restart on a crash, after 1s) when it first starts",
 		option{s.Restart != "" && s.Restart != unit.DefaultRestart, "restart"}, option{s.RestartDelay != 0, "restart-delay"},
 	); err != nil {

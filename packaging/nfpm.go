@@ -137,6 +137,13 @@ func (p *plan) nfpmInfo(ctx context.Context, work string, format Format) (*nfpm.
 		}
 		add(sole, p.solePath(), "", 0o755)
 	}
+	if s.Fleet != "" {
+		sf, err := p.stripped(ctx, work, s.SoleFleet, p.fleet)
+		if err != nil {
+			return nil, err
+		}
+		add(sf, p.soleFleetPath(), "", 0o755)
+	}
 	deps, err := p.depends(format)
 	if err != nil {
 		return nil, err
@@ -273,23 +280,38 @@ func (p *plan) depends(format Format) ([]string, error) {
 		// does in bookworm).
 		deps = append(deps, "adduser | systemd-sysusers")
 	}
-	if p.bin.format != "elf" || p.bin.static {
-		return deps, nil
+	// The program, and sole-fleet (a native `go install` with cgo links
+	// it dynamically, for the C library's resolver).
+	type linked struct {
+		b           binary
+		field, file string
 	}
-	libc := false
-	for _, l := range p.bin.libs {
-		if !glibcLibs[l] {
-			if len(p.s.Depends) == 0 {
-				return nil, specErr("binary", "%s needs the shared library %s, which sole cannot map to a package: give its package with depends (or link statically, CGO_ENABLED=0)", p.s.Binary, l)
-			}
+	bins := []linked{{p.bin, "binary", p.s.Binary}}
+	if p.s.Fleet != "" {
+		bins = append(bins, linked{p.fleet, "sole-fleet", p.s.SoleFleet})
+	}
+	libc, glibc := false, ""
+	for _, x := range bins {
+		if x.b.format != "elf" || x.b.static {
 			continue
 		}
-		libc = true
+		for _, l := range x.b.libs {
+			if !glibcLibs[l] {
+				if len(p.s.Depends) == 0 {
+					return nil, specErr(x.field, "%s needs the shared library %s, which sole cannot map to a package: give its package with depends (or link statically, CGO_ENABLED=0)", x.file, l)
+				}
+				continue
+			}
+			libc = true
+		}
+		if versionLess(glibc, x.b.glibc) {
+			glibc = x.b.glibc
+		}
 	}
 	if libc {
 		dep := map[Format]string{Deb: "libc6", RPM: "glibc"}[format]
-		if p.bin.glibc != "" {
-			dep += map[Format]string{Deb: " (>= ", RPM: " >= "}[format] + p.bin.glibc + map[Format]string{Deb: ")", RPM: ""}[format]
+		if glibc != "" {
+			dep += map[Format]string{Deb: " (>= ", RPM: " >= "}[format] + glibc + map[Format]string{Deb: ")", RPM: ""}[format]
 		}
 		deps = append(deps, dep)
 	}
@@ -355,6 +377,13 @@ func (p *plan) longDescription() string {
 	if p.s.User {
 		kind = "systemd user service, enabled for every user,"
 	}
+	if p.wrap && p.s.Fleet != "" {
+		return fmt.Sprintf("This package runs %s as the %s %s.service under sole run: "+
+			"one instance at a time (the lock %s), and one across the machines "+
+			"that share its lock in etcd: on the others the service stands by "+
+			"and takes over when the holder goes. Readiness is reported to systemd "+
+			"once the program runs under the lock, signals are forwarded.", p.exe, kind, p.s.Name, p.lockPath())
+	}
 	if p.wrap {
 		return fmt.Sprintf("This package runs %s as the %s %s.service under sole run: "+
 			"one instance at a time (the lock %s), readiness reported to systemd "+
@@ -416,6 +445,9 @@ func (p *plan) copyright() string {
 	if p.wrap {
 		fmt.Fprintf(&b, "\n%s is sole (%s): see its repository for its copyright\nand license.\n", strings.TrimPrefix(p.solePath(), "/"), "https://"+soleModule)
 	}
+	if p.s.Fleet != "" {
+		fmt.Fprintf(&b, "\n%s is sole's too, with etcd's client: see sole's repository\nfor its copyright and license, and for those of what it links.\n", strings.TrimPrefix(p.soleFleetPath(), "/"))
+	}
 	return b.String()
 }
 
@@ -442,6 +474,9 @@ func (p *plan) lintianOverrides() string {
 	}
 	if p.wrap {
 		tag("sole is a static Go binary, shipped as built.", "statically-linked-binary", p.solePath())
+	}
+	if p.s.Fleet != "" && p.fleet.static {
+		tag("sole-fleet is a static Go binary, shipped as built.", "statically-linked-binary", p.soleFleetPath())
 	}
 	if p.s.NoStrip && p.bin.format == "elf" && p.bin.symtab {
 		tag("Shipped unstripped on request (no-strip).", "unstripped-binary-or-object", p.programPath())

@@ -34,7 +34,8 @@ const (
 //	msi  outDir/NAME-VERSION-ARCH.msi (ARCH x64 or x86)
 //
 // A .deb holds the program (/usr/sbin), sole when the program runs under
-// `sole run` (/usr/lib/NAME/sole), the systemd unit (/lib/systemd/system),
+// `sole run` (/usr/lib/NAME/sole, and sole-fleet beside it with
+// Spec.Fleet), the systemd unit (/lib/systemd/system),
 // the configs as conffiles, a manual page, the copyright file and a Debian
 // changelog, and the maintainer scripts of NewDebScripts (with RunAs,
 // also /usr/lib/sysusers.d/NAME.conf and a postinst part that creates the

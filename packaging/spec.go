@@ -13,6 +13,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/solehq/sole/internal/fleet"
 	"github.com/solehq/sole/internal/unit"
 	"github.com/solehq/sole/pidlock"
 )
@@ -127,6 +128,26 @@ type Spec struct {
 	// --service`). .msi of a wrapped program only: under systemd the
 	// output goes to the journal.
 	LogDir string
+	// Fleet holds the service's lock across machines too, in etcd at the
+	// URL etcd://HOST:PORT[,HOST:PORT...][/PREFIX] (sole run --fleet,
+	// docs/fleet.md), for a program run under `sole run`: the unit runs
+	// `sole run --fleet URL ... --wait`, as `sole install --fleet` writes
+	// it, so that the service stands by on every node but the one that
+	// holds the lock, and a system unit starts after
+	// network-online.target. FleetTTL is the lease's time to live
+	// (default 10s, at least 1s); FleetCACert, FleetCert and FleetKey
+	// are TLS files on the target, absolute paths (ship them with
+	// Configs, or put them in place otherwise; FleetCert and FleetKey go
+	// together). etcd's user and password go in EnvFile
+	// (SOLE_FLEET_USER, SOLE_FLEET_PASSWORD), never here. The package
+	// ships sole-fleet beside sole (SoleFleet). Not in an .msi.
+	Fleet                            string
+	FleetTTL                         time.Duration
+	FleetCACert, FleetCert, FleetKey string
+	// SoleFleet is a sole-fleet binary for the target, which the package
+	// of a Fleet service ships beside sole (/usr/lib/NAME/sole-fleet):
+	// sole execs it for --fleet. Default: sole-fleet beside Sole.
+	SoleFleet string
 	// User makes a per-user service (a user unit, enabled for every user,
 	// run by each user's systemd --user; its lock in the user's lock
 	// directory, /run/lock/sole-UID/NAME, else /tmp/sole-UID/NAME)
@@ -231,6 +252,7 @@ type plan struct {
 	s       Spec
 	bin     binary
 	wrap    bool   // the program runs under `sole run`
+	fleet   binary // SoleFleet, with Fleet
 	exe     string // the program's base name in the package
 	date    time.Time
 	release string
@@ -240,6 +262,10 @@ type plan struct {
 func (p *plan) programPath() string { return "/usr/sbin/" + p.exe }
 func (p *plan) solePath() string    { return "/usr/lib/" + p.s.Name + "/sole" }
 func (p *plan) docDir() string      { return "/usr/share/doc/" + p.s.Name }
+
+// soleFleetPath is where sole-fleet goes: beside sole, where sole looks
+// for it first.
+func (p *plan) soleFleetPath() string { return "/usr/lib/" + p.s.Name + "/sole-fleet" }
 
 // unitPath is where the unit goes: /lib/systemd/system in a .deb (where
 // debhelper 13.11 and bookworm's lintian want system units),
@@ -445,6 +471,9 @@ func newPlan(s Spec, goos string) (*plan, error) {
 	if p.s.Arch == "" {
 		return nil, specErr("arch", "missing: %s is a script; give the target architecture", s.Binary)
 	}
+	if err := p.checkFleet(goos); err != nil {
+		return nil, err
+	}
 	for i, c := range s.Configs {
 		field := "config[" + strconv.Itoa(i) + "]"
 		if c.Src == "" || c.Dest == "" {
@@ -529,7 +558,8 @@ func (p *plan) unit() (unit.Description, error) {
 	d := p.description()
 	if p.wrap {
 		d.Exec = p.solePath()
-		d.Args = unit.SoleRunArgs(p.s.Name, p.s.User, false, p.s.Health, append([]string{p.programPath()}, p.s.Args...))
+		d.Args = unit.SoleRun{Name: p.s.Name, User: p.s.User, Health: p.s.Health, Fleet: p.fleetArgs(),
+			Command: append([]string{p.programPath()}, p.s.Args...)}.Args()
 	} else {
 		d.Exec = p.programPath()
 		d.Args = []string{"run"}
@@ -544,6 +574,74 @@ func (p *plan) unit() (unit.Description, error) {
 	}
 	return d, nil
 }
+
+// checkFleet checks the fleet options as `sole run` checks them (and
+// `sole install`, which writes them into the unit), and finds and checks
+// the sole-fleet binary the package ships with them.
+func (p *plan) checkFleet(goos string) error {
+	s := &p.s
+	if s.Fleet == "" && s.SoleFleet != "" {
+		return specErr("sole-fleet", "needs --fleet")
+	}
+	if err := checkText("fleet", s.Fleet); err != nil {
+		return err
+	}
+	given := map[string]bool{"fleet": s.Fleet != "", "fleet-ttl": s.FleetTTL != 0, "fleet-cacert": s.FleetCACert != "",
+		"fleet-cert": s.FleetCert != "", "fleet-key": s.FleetKey != ""}
+	if err := p.fleetOptions().Check(func(n string) bool { return given[n] }); err != nil {
+		var oe *fleet.OptionError
+		if errors.As(err, &oe) {
+			return specErr(oe.Option, "%s", oe.Msg)
+		}
+		return err
+	}
+	if s.Fleet == "" {
+		return nil
+	}
+	if !p.wrap {
+		return specErr("fleet", "%s is built on sole's runtime.Main, which takes its fleet lock from its runtime.Config (Fleet); fleet is for a program run under sole run", s.Binary)
+	}
+	for _, f := range []struct{ field, path string }{{"fleet-cacert", s.FleetCACert}, {"fleet-cert", s.FleetCert}, {"fleet-key", s.FleetKey}} {
+		if f.path == "" {
+			continue
+		}
+		if err := checkText(f.field, f.path); err != nil {
+			return err
+		}
+		if !path.IsAbs(f.path) || path.Clean(f.path) != f.path {
+			return specErr(f.field, "%q: want a clean absolute path on the target (ship the file with config, or put it there)", f.path)
+		}
+	}
+	if s.SoleFleet == "" {
+		s.SoleFleet = filepath.Join(filepath.Dir(s.Sole), "sole-fleet")
+		if _, err := os.Stat(s.SoleFleet); err != nil {
+			return specErr("sole-fleet", "the package of a fleet service ships sole-fleet beside sole, and there is none beside %s: give one with --sole-fleet PATH (in sole.yaml, sole-fleet: PATH), or build one there: GOOS=%s GOARCH=%s go build -o %s %s/cmd/sole-fleet",
+				s.Sole, goos, goarch(s.Arch), s.SoleFleet, soleModule)
+		}
+	}
+	b, err := inspect(s.SoleFleet)
+	if err != nil {
+		return specErr("sole-fleet", "%w", err)
+	}
+	switch {
+	case b.goPath != soleModule+"/cmd/sole-fleet":
+		return specErr("sole-fleet", "%s is not a sole-fleet binary (built from %s/cmd/sole-fleet)", s.SoleFleet, soleModule)
+	case b.goos != goos || !sameArch(b.arch, s.Arch):
+		return specErr("sole-fleet", "%s is built for %s/%s, the package is for %s/%s (build one: GOOS=%s GOARCH=%s go build %s/cmd/sole-fleet)", s.SoleFleet, b.goos, b.arch, goos, s.Arch, goos, goarch(s.Arch), soleModule)
+	}
+	p.fleet = b
+	return nil
+}
+
+// fleetOptions are the fleet options of the spec.
+func (p *plan) fleetOptions() fleet.Options {
+	s := p.s
+	return fleet.Options{URL: s.Fleet, TTL: s.FleetTTL, CACert: s.FleetCACert, Cert: s.FleetCert, Key: s.FleetKey}
+}
+
+// fleetArgs are the fleet options of the unit's `sole run`, as `sole
+// install` writes them.
+func (p *plan) fleetArgs() []string { return p.fleetOptions().Args() }
 
 // sysUser returns the system user (and group, "" for the user's own) that
 // a Linux package creates when the target lacks it: RunAs's, unless the

@@ -15,8 +15,9 @@ import (
 	"github.com/solehq/sole/packaging"
 )
 
-// config is sole.yaml: the long options as keys. Relative paths in it are
-// relative to the file's directory.
+// config is sole.yaml: the long options as keys. Relative paths of files
+// on the build machine in it are relative to the file's directory; paths
+// on the target (env-file, workdir, the fleet's TLS files) are absolute.
 type config struct {
 	Name         string       `yaml:"name"`
 	Version      string       `yaml:"version"`
@@ -43,6 +44,12 @@ type config struct {
 	StopTimeout  duration     `yaml:"stop-timeout"`
 	Harden       bool         `yaml:"harden"`
 	LogDir       string       `yaml:"log-dir"`
+	Fleet        string       `yaml:"fleet"`
+	FleetTTL     duration     `yaml:"fleet-ttl"`
+	FleetCACert  string       `yaml:"fleet-cacert"`
+	FleetCert    string       `yaml:"fleet-cert"`
+	FleetKey     string       `yaml:"fleet-key"`
+	SoleFleet    string       `yaml:"sole-fleet"`
 	Mode         string       `yaml:"mode"`
 	Sole         string       `yaml:"sole"`
 	NoStrip      bool         `yaml:"no-strip"`
@@ -118,6 +125,7 @@ func readConfig(file string) (config, error) {
 	}
 	rel(&cfg.Binary)
 	rel(&cfg.Sole)
+	rel(&cfg.SoleFleet)
 	rel(&cfg.Output)
 	rel(&cfg.Sign.Cert)
 	rel(&cfg.Sign.Key)
@@ -167,6 +175,8 @@ func (c config) spec() (packaging.Spec, string, error) {
 		RestartDelay: time.Duration(c.RestartDelay), Harden: c.Harden, LogDir: c.LogDir,
 		StartTimeout: time.Duration(c.StartTimeout), StopTimeout: time.Duration(c.StopTimeout),
 		Mode: mode, Sole: c.Sole, NoStrip: c.NoStrip, User: c.User,
+		Fleet: c.Fleet, FleetTTL: time.Duration(c.FleetTTL), FleetCACert: c.FleetCACert, FleetCert: c.FleetCert, FleetKey: c.FleetKey,
+		SoleFleet: c.SoleFleet,
 	}
 	for _, f := range c.Configs {
 		s.Configs = append(s.Configs, packaging.File{Src: f.Src, Dest: f.Dest})

@@ -8,7 +8,8 @@
 //	        [--config SRC:DEST]... [--env K=V]... [--watchdog DUR --health CMD]
 //	        [--run-as USER[:GROUP]] [--workdir DIR] [--env-file FILE] [--restart POLICY]
 //	        [--restart-delay DUR] [--start-timeout DUR] [--stop-timeout DUR] [--harden] [--log-dir DIR]
-//	        [--mode auto|runtime|wrap] [--sole PATH] [--output DIR] [-- ARGS...]
+//	        [--fleet URL [--fleet-ttl DUR] [--fleet-cacert FILE] [--fleet-cert FILE --fleet-key FILE]]
+//	        [--mode auto|runtime|wrap] [--sole PATH] [--sole-fleet PATH] [--output DIR] [-- ARGS...]
 //
 // The path of each package built is printed on stdout. Exit codes: 0 built,
 // 64 bad command line or configuration, 1 the build failed. See
@@ -98,6 +99,12 @@ func newFlags(o *opts) *flag.FlagSet {
 	fs.Var(cli.Duration((*time.Duration)(&c.Watchdog)), "watchdog", "systemd watchdog interval `DUR`")
 	fs.StringVar(&c.Health, "health", "", "shell `CMD` whose success feeds the watchdog (wrapped programs)")
 	o.svc.Register(fs, "/; in an .msi %SystemRoot%\\System32")
+	fs.StringVar(&c.Fleet, "fleet", "", "also hold the lock across machines, in etcd at `URL`: etcd://HOST:PORT[,HOST:PORT...][/PREFIX] (docs/fleet.md); the service waits for it (--wait) and starts after network-online.target; etcd's user and password: SOLE_FLEET_USER and SOLE_FLEET_PASSWORD in --env-file")
+	fs.Var(cli.Duration((*time.Duration)(&c.FleetTTL)), "fleet-ttl", "with --fleet: the lease's time to live, `DUR` (default 10s)")
+	fs.StringVar(&c.FleetCACert, "fleet-cacert", "", "with --fleet: verify etcd's certificate with the CA bundle `FILE` on the target (TLS)")
+	fs.StringVar(&c.FleetCert, "fleet-cert", "", "with --fleet: the client certificate `FILE` on the target (TLS)")
+	fs.StringVar(&c.FleetKey, "fleet-key", "", "with --fleet: the client certificate's key `FILE` on the target (TLS)")
+	fs.StringVar(&c.SoleFleet, "sole-fleet", "", "with --fleet: a sole-fleet binary `PATH` for the target, shipped beside sole (default: sole-fleet beside the sole shipped)")
 	fs.StringVar(&c.Mode, "mode", "", "auto, runtime (the program is built on sole's runtime.Main) or wrap (run it under sole run) (default auto)")
 	fs.StringVar(&c.Sole, "sole", "", "a sole binary for the target, shipped for wrapped programs (default: the sole running this, else one for the target beside sole-package or in $GOPATH/bin/GOOS_GOARCH)")
 	fs.BoolVar(&c.User, "user", false, "a per-user service (a user unit enabled for every user) instead of a system one")
@@ -183,6 +190,17 @@ func (o *opts) merge(args []string) (config, error) {
 	str("env-file", &cfg.EnvFile, v.EnvFile)
 	str("restart", &cfg.Restart, v.Restart)
 	str("log-dir", &cfg.LogDir, v.LogDir)
+	str("fleet", &cfg.Fleet, f.Fleet)
+	str("fleet-cacert", &cfg.FleetCACert, f.FleetCACert)
+	str("fleet-cert", &cfg.FleetCert, f.FleetCert)
+	str("fleet-key", &cfg.FleetKey, f.FleetKey)
+	str("sole-fleet", &cfg.SoleFleet, f.SoleFleet)
+	if o.set["fleet-ttl"] {
+		if time.Duration(f.FleetTTL) < time.Second {
+			return cfg, errors.New("--fleet-ttl must be at least 1s: etcd's leases count whole seconds")
+		}
+		cfg.FleetTTL = f.FleetTTL
+	}
 	for _, d := range []struct {
 		name string
 		dst  *duration

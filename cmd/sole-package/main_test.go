@@ -19,9 +19,10 @@ import (
 	"github.com/solehq/sole/packaging"
 )
 
-// soleBin is a sole binary built for the scripts (a wrapped program's
-// package ships it).
-var soleBin string
+// soleBin and soleFleetBin are the sole and sole-fleet binaries built for
+// the scripts (a wrapped program's package ships sole, and sole-fleet
+// with --fleet).
+var soleBin, soleFleetBin string
 
 // TestMain makes the test binary double as sole-package for testscript.
 func TestMain(m *testing.M) {
@@ -31,11 +32,13 @@ func TestMain(m *testing.M) {
 func TestScripts(t *testing.T) {
 	if soleBin == "" {
 		soleBin = testenv.Build(t, "cmd/sole")
+		soleFleetBin = testenv.Build(t, "cmd/sole-fleet")
 	}
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("SOLE_BIN", soleBin)
+			env.Setenv("SOLE_FLEET_BIN", soleFleetBin)
 			env.Setenv("SOURCE_DATE_EPOCH", "1700000000")
 			return nil
 		},
@@ -233,5 +236,60 @@ func copyFile(t *testing.T, src, dst string) {
 	}
 	if err := os.WriteFile(dst, b, 0o755); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestFleetOptionsMerge: the fleet options are read from sole.yaml under
+// their long names (sole-fleet, a file on this machine, relative to the
+// file; the TLS files, on the target, as they are), and the command line
+// overrides the file.
+func TestFleetOptionsMerge(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "sole.yaml")
+	yaml := "name: myd\nfleet: etcd://a:2379/p\nfleet-ttl: 30s\nfleet-cacert: /etc/myd/ca.pem\nfleet-cert: /etc/myd/c.pem\nfleet-key: /etc/myd/k.pem\nsole-fleet: bin/sole-fleet\n"
+	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct {
+		args []string
+		want packaging.Spec
+	}{
+		"the file": {
+			want: packaging.Spec{Name: "myd", Fleet: "etcd://a:2379/p", FleetTTL: 30 * time.Second, FleetCACert: "/etc/myd/ca.pem",
+				FleetCert: "/etc/myd/c.pem", FleetKey: "/etc/myd/k.pem", SoleFleet: filepath.Join(dir, "bin/sole-fleet")},
+		},
+		"the command line over it": {
+			args: []string{"--fleet", "etcd://b:2379", "--fleet-ttl", "15s", "--fleet-cacert", "", "--sole-fleet", "/opt/sole-fleet"},
+			want: packaging.Spec{Name: "myd", Fleet: "etcd://b:2379", FleetTTL: 15 * time.Second,
+				FleetCert: "/etc/myd/c.pem", FleetKey: "/etc/myd/k.pem", SoleFleet: "/opt/sole-fleet"},
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			o := &opts{}
+			fs := newFlags(o)
+			if err := fs.Parse(append([]string{"--file", file}, c.args...)); err != nil {
+				t.Fatal(err)
+			}
+			o.set = cli.Given(fs)
+			cfg, err := o.merge(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, _, err := cfg.spec()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(s, c.want) {
+				t.Errorf("spec\n%+v\nwant\n%+v", s, c.want)
+			}
+		})
+	}
+	// Each option is there, with the names sole run and sole install give
+	// them.
+	fs := newFlags(&opts{})
+	for _, name := range []string{"fleet", "fleet-ttl", "fleet-cacert", "fleet-cert", "fleet-key", "sole-fleet"} {
+		if fs.Lookup(name) == nil {
+			t.Errorf("no --%s", name)
+		}
 	}
 }

@@ -140,3 +140,46 @@ func TestCredentials(t *testing.T) {
 		})
 	}
 }
+
+func TestOptions(t *testing.T) {
+	tests := map[string]struct {
+		o     Options
+		given []string
+		err   string
+		args  []string
+	}{
+		"none":             {},
+		"url":              {o: Options{URL: "etcd://a:1"}, given: []string{"fleet"}, args: []string{"--fleet", "etcd://a:1"}},
+		"default ttl":      {o: Options{URL: "etcd://a:1", TTL: DefaultTTL}, given: []string{"fleet", "fleet-ttl"}, args: []string{"--fleet", "etcd://a:1"}},
+		"all":              {o: Options{URL: "etcd://a:1/p", TTL: 3 * time.Second, CACert: "/c", Cert: "/d", Key: "/e"}, given: []string{"fleet", "fleet-ttl"}, args: []string{"--fleet", "etcd://a:1/p", "--fleet-ttl", "3s", "--fleet-cacert", "/c", "--fleet-cert", "/d", "--fleet-key", "/e"}},
+		"ttl without url":  {o: Options{TTL: time.Second}, given: []string{"fleet-ttl"}, err: "--fleet-ttl needs --fleet"},
+		"key without url":  {o: Options{Key: "/k"}, given: []string{"fleet-key"}, err: "--fleet-key needs --fleet"},
+		"empty url":        {given: []string{"fleet"}, err: "--fleet must not be empty"},
+		"bad url":          {o: Options{URL: "a:1"}, given: []string{"fleet"}, err: `--fleet "a:1": want etcd://`},
+		"short ttl":        {o: Options{URL: "etcd://a:1", TTL: 500 * time.Millisecond}, given: []string{"fleet", "fleet-ttl"}, err: "--fleet-ttl 500ms: must be at least 1s"},
+		"cert without key": {o: Options{URL: "etcd://a:1", Cert: "/c"}, given: []string{"fleet"}, err: "--fleet-key missing"},
+		"key without cert": {o: Options{URL: "etcd://a:1", Key: "/k"}, given: []string{"fleet"}, err: "--fleet-cert missing"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			err := tt.o.Check(func(n string) bool { return slices.Contains(tt.given, n) })
+			if tt.err != "" {
+				var oe *OptionError
+				if err == nil || !strings.HasPrefix(err.Error(), tt.err) || !errors.As(err, &oe) {
+					t.Fatalf("Check = %v, want an *OptionError starting %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := tt.o.Args(); !slices.Equal(got, tt.args) {
+				t.Errorf("Args = %q, want %q", got, tt.args)
+			}
+		})
+	}
+	c := Options{URL: "etcd://a:1,b:2/p"}.Config("job", func(k string) string { return map[string]string{EnvUser: "u:p"}[k] })
+	if !slices.Equal(c.Endpoints, []string{"a:1", "b:2"}) || c.Prefix != "p" || c.Name != "job" || c.TTL != DefaultTTL || c.User != "u" || c.Password != "p" {
+		t.Errorf("Config = %+v", c)
+	}
+}

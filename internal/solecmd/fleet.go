@@ -30,78 +30,59 @@ const fleetProgram = "sole-fleet"
 // EnvFencingToken is the variable that gives COMMAND its fencing token.
 const EnvFencingToken = "SOLE_FENCING_TOKEN"
 
-// fleetFlags are the options that select a fleet lock.
+// fleetFlags are the options that select a fleet lock: fleet.Options as
+// flags.
 type fleetFlags struct {
-	url               string
-	ttl               time.Duration
-	cacert, cert, key string
+	fleet.Options
 }
 
 func (f *fleetFlags) register(fs *flag.FlagSet, withTTL bool) {
 	var set bool // stringFlag refuses an empty value; what was given is in the string
-	fs.Var(&stringFlag{&f.url, &set}, "fleet", "also hold the lock across machines, in etcd at `URL`: etcd://HOST:PORT[,HOST:PORT...][/PREFIX] (docs/fleet.md)")
+	fs.Var(&stringFlag{&f.URL, &set}, "fleet", "also hold the lock across machines, in etcd at `URL`: etcd://HOST:PORT[,HOST:PORT...][/PREFIX] (docs/fleet.md)")
 	if withTTL {
-		f.ttl = fleet.DefaultTTL
-		fs.Var(cli.Duration(&f.ttl), "fleet-ttl", "with --fleet: the lease's time to live, `DUR` (default 10s; etcd raises it to its minimum)")
+		f.TTL = fleet.DefaultTTL
+		fs.Var(cli.Duration(&f.TTL), "fleet-ttl", "with --fleet: the lease's time to live, `DUR` (default 10s; etcd raises it to its minimum)")
 	}
-	fs.Var(&stringFlag{&f.cacert, &set}, "fleet-cacert", "with --fleet: verify etcd's certificate with the CA bundle `FILE` (TLS)")
-	fs.Var(&stringFlag{&f.cert, &set}, "fleet-cert", "with --fleet: the client certificate `FILE` (TLS)")
-	fs.Var(&stringFlag{&f.key, &set}, "fleet-key", "with --fleet: the client certificate's key `FILE` (TLS)")
+	fs.Var(&stringFlag{&f.CACert, &set}, "fleet-cacert", "with --fleet: verify etcd's certificate with the CA bundle `FILE` (TLS)")
+	fs.Var(&stringFlag{&f.Cert, &set}, "fleet-cert", "with --fleet: the client certificate `FILE` (TLS)")
+	fs.Var(&stringFlag{&f.Key, &set}, "fleet-key", "with --fleet: the client certificate's key `FILE` (TLS)")
 }
 
-// check returns a usage error for fleet options given without --fleet.
+// check checks the options (fleet.Options.Check) as a usage error.
 func (f *fleetFlags) check(set map[string]bool) error {
-	if f.url != "" {
-		if _, _, err := fleet.ParseURL(f.url); err != nil {
-			return errUsage("--fleet " + err.Error())
-		}
-		if set["fleet-ttl"] && f.ttl < time.Second {
-			return errUsage("--fleet-ttl must be at least 1s: etcd's leases count whole seconds")
-		}
-		if (f.cert == "") != (f.key == "") {
-			return errUsage("--fleet-cert and --fleet-key go together")
-		}
-		return nil
-	}
-	for _, n := range []string{"fleet-ttl", "fleet-cacert", "fleet-cert", "fleet-key"} {
-		if set[n] {
-			return errUsage("--" + n + " needs --fleet")
-		}
+	if err := f.Check(func(n string) bool { return set[n] }); err != nil {
+		return errUsage(err.Error())
 	}
 	return nil
 }
 
-// config is the fleet.Config of lock name.
-func (f *fleetFlags) config(name string) fleet.Config {
-	eps, prefix, _ := fleet.ParseURL(f.url)
-	c := fleet.Config{Endpoints: eps, Prefix: prefix, Name: name, TTL: f.ttl,
-		CACert: f.cacert, Cert: f.cert, Key: f.key}
-	c.Credentials(os.Getenv)
-	return c
+// config is the fleet.Config of lock name; the user and password come
+// from sole's environment, or from env (COMMAND's, with --env-file's
+// variables) when it is not nil.
+func (f *fleetFlags) config(name string, env []string) fleet.Config {
+	getenv := os.Getenv
+	if env != nil {
+		getenv = func(k string) string {
+			v := ""
+			for _, kv := range env {
+				if rest, ok := strings.CutPrefix(kv, k+"="); ok {
+					v = rest
+				}
+			}
+			return v
+		}
+	}
+	return f.Config(name, getenv)
 }
 
 // args are the options again, for a service definition's command line.
-func (f *fleetFlags) args() []string {
-	if f.url == "" {
-		return nil
-	}
-	a := []string{"--fleet", f.url}
-	if f.ttl != 0 && f.ttl != fleet.DefaultTTL {
-		a = append(a, "--fleet-ttl", f.ttl.String())
-	}
-	for _, o := range []struct{ name, v string }{{"--fleet-cacert", f.cacert}, {"--fleet-cert", f.cert}, {"--fleet-key", f.key}} {
-		if o.v != "" {
-			a = append(a, o.name, o.v)
-		}
-	}
-	return a
-}
+func (f *fleetFlags) args() []string { return f.Args() }
 
 // acquireFleet takes the fleet lock once the local lock l is held; wait
 // is how long it may wait (with --wait; 0 is forever). It reports a
 // failure and returns its exit code.
 func acquireFleet(l *pidlock.Lock, o *runOpts, wait time.Duration, sigs <-chan os.Signal, stderr io.Writer) (fleet.Hold, int) {
-	c := o.fleet.config(o.name)
+	c := o.fleet.config(o.name, o.env)
 	ctx, stop := signalContext(sigs)
 	defer stop()
 	if o.wait && wait > 0 {
@@ -197,9 +178,12 @@ func unreachableLine(err error) string {
 	return err.Error()
 }
 
-// fencingEnv adds COMMAND's fencing token to env.
+// fencingEnv adds COMMAND's fencing token to env, and takes etcd's user
+// and password out of it: they are sole's, not COMMAND's.
 func fencingEnv(env []string, h fleet.Hold) []string {
-	env = slices.DeleteFunc(slices.Clone(env), func(kv string) bool { return strings.HasPrefix(kv, EnvFencingToken+"=") })
+	env = slices.DeleteFunc(slices.Clone(env), func(kv string) bool {
+		return strings.HasPrefix(kv, EnvFencingToken+"=") || strings.HasPrefix(kv, fleet.EnvUser+"=") || strings.HasPrefix(kv, fleet.EnvPassword+"=")
+	})
 	return append(env, EnvFencingToken+"="+strconv.FormatInt(h.Token(), 10))
 }
 
@@ -221,7 +205,7 @@ func fleetStatus(f fleetFlags, name string, asJSON bool, stdout, stderr io.Write
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	st, err := fleetBackend.Status(ctx, f.config(name))
+	st, err := fleetBackend.Status(ctx, f.config(name, nil))
 	st.Name = name
 	r := report.Fleet{Status: st, Err: err}
 	if asJSON {
@@ -240,7 +224,7 @@ func fleetStatus(f fleetFlags, name string, asJSON bool, stdout, stderr io.Write
 func fleetList(f fleetFlags, asJSON bool, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	sts, err := fleetBackend.List(ctx, f.config(""))
+	sts, err := fleetBackend.List(ctx, f.config("", nil))
 	if err != nil {
 		fmt.Fprintf(stderr, "sole: list: %s\n", cli.OneLine(unreachableLine(err)))
 		return cli.StatusUnknown

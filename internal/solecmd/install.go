@@ -100,7 +100,7 @@ func installMain(c *cli.Command, args []string, stdout, stderr io.Writer) int {
 	if err := o.fleet.check(cli.Given(fs)); err != nil {
 		return c.UsageError(stderr, err.Error())
 	}
-	if o.fleet.url != "" && goruntime.GOOS == "windows" {
+	if o.fleet.URL != "" && goruntime.GOOS == "windows" {
 		return c.UsageError(stderr, "--fleet is not supported on Windows yet")
 	}
 	d, err := o.unitDescription(argv)
@@ -199,7 +199,7 @@ func (o *installOpts) fleetFiles() error {
 	for _, f := range []struct {
 		name string
 		path *string
-	}{{"--fleet-cacert", &o.fleet.cacert}, {"--fleet-cert", &o.fleet.cert}, {"--fleet-key", &o.fleet.key}} {
+	}{{"--fleet-cacert", &o.fleet.CACert}, {"--fleet-cert", &o.fleet.Cert}, {"--fleet-key", &o.fleet.Key}} {
 		if *f.path == "" {
 			continue
 		}

@@ -137,7 +137,7 @@ func runMain(c *cli.Command, args []string, stdout, stderr io.Writer) int {
 	if err := o.fleet.check(set); err != nil {
 		return c.UsageError(stderr, err.Error())
 	}
-	if o.fleet.url != "" {
+	if o.fleet.URL != "" {
 		switch {
 		case !o.nameSet:
 			return c.UsageError(stderr, "--fleet needs --name NAME: every node must name the same lock")
@@ -156,8 +156,6 @@ func runMain(c *cli.Command, args []string, stdout, stderr io.Writer) int {
 			// names the fleet lock.
 			o.nameSet = false
 		}
-		// The connection to etcd is made while the local lock is taken.
-		fleetBackend.Dial(o.fleet.config(o.name))
 	}
 
 	// Signals are caught from here on: while waiting, they cancel the wait;
@@ -200,6 +198,10 @@ func runMain(c *cli.Command, args []string, stdout, stderr io.Writer) int {
 			path = abs
 		}
 	}
+	if o.fleet.URL != "" {
+		// The connection to etcd is made while the local lock is taken.
+		fleetBackend.Dial(o.fleet.config(o.name, o.env))
+	}
 	defaultName := trimExeSuffix(filepath.Base(argv[0]))
 	l, err := o.open(defaultName, pidlock.DeferRecord())
 	if err != nil {
@@ -231,7 +233,7 @@ func runMain(c *cli.Command, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return lockFailed(l, err, o, stderr)
 	}
-	if o.fleet.url != "" {
+	if o.fleet.URL != "" {
 		// Then the fleet lock, in what is left of --timeout. COMMAND
 		// must not outlive the sole that keeps the lease alive, so it
 		// does not inherit the local lock either (docs/locking.md).

@@ -62,7 +62,7 @@ func statusMain(c *cli.Command, args []string, stdout, stderr io.Writer) int {
 	if err := o.fleet.check(cli.Given(fs)); err != nil {
 		return c.UsageError(stderr, err.Error())
 	}
-	if o.fleet.url != "" {
+	if o.fleet.URL != "" {
 		switch {
 		case o.pathSet || o.scope != "":
 			return c.UsageError(stderr, "--fleet takes a NAME, not --lock or --scope")

@@ -28,6 +28,7 @@ import (
 	"reflect"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -339,6 +340,21 @@ func TestSystemdAnalyzeVerify(t *testing.T) {
 			if d.EnvFile != "" {
 				want["EnvironmentFile"] = d.EnvFile
 			}
+			// The ordering after the network, as systemd reads it (the
+			// dump says where each dependency comes from).
+			_, fleet := readSoleRun(d)
+			for _, dep := range []struct {
+				key, unit string
+				want      bool
+			}{
+				{"After", "network.target", !d.User && !fleet},
+				{"After", "network-online.target", !d.User && fleet},
+				{"Wants", "network-online.target", !d.User && fleet},
+			} {
+				if got := slices.Contains(fields[dep.key], dep.unit+" (origin-file)"); got != dep.want {
+					t.Errorf("systemd reads %s=%s from the file: %v, want %v (%s: %q)", dep.key, dep.unit, got, dep.want, dep.key, fields[dep.key])
+				}
+			}
 			want["KillMode"] = "control-group"
 			if wantsKillModeMixed(d) {
 				want["KillMode"] = "mixed"
@@ -451,6 +467,7 @@ func TestHarden(t *testing.T) {
 		{name: "root-wrapped", d: base(wrapped), harden: true, max: 2},
 		{name: "runas-wrapped", d: func() Description { d := base(wrapped); d.RunAs, d.Group = "svc-hard", "svc-hard"; return d }(), harden: true, max: 2},
 		{name: "runas-runtime", d: func() Description { d := base([]string{"run"}); d.RunAs = "svc-hard"; return d }(), harden: true, max: 2},
+		{name: "fleet-wrapped", d: base(SoleRun{Name: "hard", Fleet: fleetOpts, Command: []string{"/usr/bin/srv"}}.Args()), harden: true, max: 2},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			d := c.d
@@ -485,6 +502,10 @@ func TestHarden(t *testing.T) {
 		{"home-exec", Description{Name: "h", Exec: "/home/u/x", Harden: true}, `unit: exec: "/home/u/x" is under /home, which a hardened service cannot see`},
 		{"root-workdir", Description{Name: "h", Exec: "/bin/x", WorkingDirectory: "/root", Harden: true}, `unit: working directory: "/root" is under /root`},
 		{"wrapped-home", Description{Name: "h", Exec: "/bin/sole", Args: SoleRunArgs("h", false, false, "", []string{"/run/user/0/x"}), Harden: true}, `unit: command: "/run/user/0/x" is under /run/user`},
+		// sole reads the fleet's TLS files inside the sandbox.
+		{"fleet-key-home", Description{Name: "h", Exec: "/bin/sole", Harden: true,
+			Args: SoleRun{Name: "h", Fleet: []string{"--fleet", "etcd://e:2379", "--fleet-cert", "/etc/c.pem", "--fleet-key", "/root/k.pem"}, Command: []string{"/bin/x"}}.Args()},
+			`unit: fleet-key: "/root/k.pem" is under /root`},
 	} {
 		t.Run("refused/"+c.name, func(t *testing.T) {
 			_, err := SystemdUnit(c.d)

@@ -72,7 +72,10 @@ func LaunchdLogDir(d Description, home string) string {
 //
 // The plist has:
 //
-//   - Label (LaunchdLabel) and ProgramArguments: Exec, then Args.
+//   - Label (LaunchdLabel) and ProgramArguments: Exec, then Args (a
+//     fleet lock's options among them: launchd has no ordering after the
+//     network, and sole, waiting for the lock, retries etcd until it
+//     answers).
 //   - RunAtLoad true, and KeepAlive {SuccessfulExit false}: start at load
 //     (boot or login) and start again whenever the program exits with a
 //     status other than 0 or is killed by a signal. launchd cannot be told

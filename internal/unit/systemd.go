@@ -56,6 +56,7 @@ type systemdData struct {
 	Name               string // safe as is: letters, digits, ._@-
 	Description        string
 	Documentation      string // space-separated URIs, "" for none
+	After, Wants       string // units, "" for none
 	StartLimitInterval string
 	StartLimitBurst    int
 	NotifyAccess       string
@@ -110,8 +111,20 @@ func SystemdUnit(d Description) ([]byte, error) {
 	if d.Harden {
 		data.Harden = hardenSettings
 	}
-	if d.wrapsSoleRun() {
+	r, wrapper := d.soleRun()
+	if wrapper {
 		data.KillMode = "mixed"
+	}
+	if !d.User {
+		// A user manager has neither target: its units cannot be ordered
+		// after the system's.
+		data.After = "network.target"
+		if wrapper && len(r.Fleet) > 0 {
+			// etcd is reached over the network: a fleet service starts
+			// once it is up (where a wait-online service says so), which
+			// spares the boot a round of "etcd cannot be reached".
+			data.After, data.Wants = "network-online.target", "network-online.target"
+		}
 	}
 	words := make([]string, 0, 1+len(d.Args))
 	for _, w := range append([]string{d.Exec}, d.Args...) {

@@ -31,6 +31,16 @@
 //     clean end, as systemd counts the death of a main process by those
 //     signals: the unit is not left "failed" after a stop, and
 //     --restart on-failure treats it as the same end.
+//   - After=network.target in a system unit; for a `sole run` wrapper
+//     with a fleet lock (SoleRun.Fleet: `sole install --fleet`),
+//     After= and Wants=network-online.target instead, since etcd is
+//     reached over the network. A user unit has neither (a user manager
+//     has no network targets); sole waits for etcd anyway. A fleet
+//     service waits for its lock (--wait): on a node that does not hold
+//     it, the unit stays "activating" and sole keeps extending the start
+//     with EXTEND_TIMEOUT_USEC, so TimeoutStartSec= (StartTimeout, left
+//     as given) does not end the wait, and `systemctl start` returns
+//     only once the node holds the lock (with --no-block, at once).
 //   - StartLimitIntervalSec= and StartLimitBurst= go under [Unit], where
 //     systemd reads them (under [Service] they are an obsolete spelling).
 //   - RuntimeDirectory=sole/NAME, in system units only: the
@@ -331,8 +341,12 @@ func (d *Description) Validate() error {
 			return fieldErr("harden", "the sandboxing options are for system services; a per-user service cannot drop privileges it does not have")
 		}
 		paths := []struct{ field, p string }{{"exec", d.Exec}, {"working directory", d.WorkingDirectory}}
-		if cmd := d.wrappedCommand(); cmd != "" {
-			paths = append(paths, struct{ field, p string }{"command", cmd})
+		if r, ok := d.soleRun(); ok {
+			paths = append(paths, struct{ field, p string }{"command", r.Command[0]})
+			// sole reads the fleet's TLS files inside the sandbox.
+			for _, f := range r.fleetFiles() {
+				paths = append(paths, struct{ field, p string }{strings.TrimPrefix(f[0], "--"), f[1]})
+			}
 		}
 		for _, p := range paths {
 			if err := checkHardenPath(p.field, p.p); err != nil {
@@ -547,55 +561,117 @@ func showRune(s string, i int) string {
 // readiness reported only once argv runs under it. health, when not
 // empty, is the shell command whose success feeds the watchdog.
 // windowsService adds --service, which makes sole speak to the Windows
-// service control manager. `sole install` and the packagers build their
-// service definitions with it; SystemdUnit recognises the result (with
-// the description's Name and User) and adds KillMode=mixed.
+// service control manager. It is SoleRun's Args without a fleet lock.
 func SoleRunArgs(name string, user, windowsService bool, health string, argv []string) []string {
+	return SoleRun{Name: name, User: user, WindowsService: windowsService, Health: health, Command: argv}.Args()
+}
+
+// SoleRun is the `sole run` command line of a service that a sole binary
+// runs for a command. `sole install` and the packagers build their service
+// definitions with it (Args); SystemdUnit recognises the result (with the
+// description's Name and User) and adds KillMode=mixed, and for a fleet
+// lock the ordering after the network.
+type SoleRun struct {
+	Name           string // the service's name, which names the lock
+	User           bool   // the user scope (a per-user service)
+	WindowsService bool   // --service: sole speaks to the Windows service control manager
+	Health         string // --health CMD, "" for none
+	// Fleet are the options of the fleet lock, as `sole run` takes them
+	// and `sole install` renders them from its own: "--fleet", URL, then
+	// any of --fleet-ttl, --fleet-cacert, --fleet-cert and --fleet-key,
+	// each followed by its value; nil for none. A fleet service waits for
+	// its lock (--wait, for ever): on every node but the one that holds
+	// it, it stands by instead of exiting 75, and takes over when the
+	// holder goes. Credentials never go here: sole reads them from its
+	// environment (SOLE_FLEET_USER, SOLE_FLEET_PASSWORD).
+	Fleet []string
+	// Command is the program and its arguments (Command[0] an absolute
+	// path).
+	Command []string
+}
+
+// fleetOptions are the options of `sole run` that SoleRun.Fleet may hold,
+// each followed by its value.
+var fleetOptions = map[string]bool{"--fleet": true, "--fleet-ttl": true, "--fleet-cacert": true, "--fleet-cert": true, "--fleet-key": true}
+
+// fleetFiles are the fleet options that name a file that sole reads.
+var fleetFiles = []string{"--fleet-cacert", "--fleet-cert", "--fleet-key"}
+
+// Args returns the arguments of the sole binary: run, the fleet options
+// (if any), --name NAME --scope SCOPE, --service, --health CMD, --wait
+// with a fleet lock, then -- and the command.
+func (r SoleRun) Args() []string {
 	scope := "system"
-	if user {
+	if r.User {
 		scope = "user"
 	}
-	args := []string{"run", "--name", name, "--scope", scope}
-	if windowsService {
+	args := append([]string{"run"}, r.Fleet...)
+	args = append(args, "--name", r.Name, "--scope", scope)
+	if r.WindowsService {
 		args = append(args, "--service")
 	}
-	if health != "" {
-		args = append(args, "--health", health)
+	if r.Health != "" {
+		args = append(args, "--health", r.Health)
+	}
+	if len(r.Fleet) > 0 {
+		args = append(args, "--wait")
 	}
 	args = append(args, "--")
-	return append(args, argv...)
+	return append(args, r.Command...)
 }
 
-// wrappedCommand is the program that a `sole run` wrapper runs (the
-// first word after "--"), or "" when d is not one.
-func (d *Description) wrappedCommand() string {
-	if !d.wrapsSoleRun() {
-		return ""
+// fleetFiles returns the fleet options that name files, with their values.
+func (r SoleRun) fleetFiles() [][2]string {
+	var files [][2]string
+	for i := 0; i+1 < len(r.Fleet); i += 2 {
+		if slices.Contains(fleetFiles, r.Fleet[i]) {
+			files = append(files, [2]string{r.Fleet[i], r.Fleet[i+1]})
+		}
 	}
-	i := slices.Index(d.Args, "--")
-	return d.Args[i+1]
+	return files
 }
 
-// wrapsSoleRun reports whether d's arguments are what SoleRunArgs returns
+// wrapsSoleRun reports whether d's arguments are what SoleRun.Args returns
 // for d.Name and d.User: d.Exec is then a sole binary that runs a command
 // as its child (`sole run ... -- COMMAND`), not a program built on sole's
 // runtime.
 func (d *Description) wrapsSoleRun() bool {
-	i := 5 // after run --name NAME --scope SCOPE
-	if len(d.Args) <= i {
-		return false
+	_, ok := d.soleRun()
+	return ok
+}
+
+// soleRun reads d's arguments back as the SoleRun whose Args they are,
+// for d.Name and d.User, with a command; ok is false when they are not.
+func (d *Description) soleRun() (r SoleRun, ok bool) {
+	a := d.Args
+	if len(a) == 0 || a[0] != "run" {
+		return r, false
 	}
-	windowsService := d.Args[i] == "--service"
-	if windowsService {
+	i := 1
+	if i < len(a) && a[i] == "--fleet" {
+		for i+1 < len(a) && fleetOptions[a[i]] {
+			r.Fleet = append(r.Fleet, a[i], a[i+1])
+			i += 2
+		}
+	}
+	i += 4 // --name NAME --scope SCOPE
+	if i < len(a) && a[i] == "--service" {
+		r.WindowsService = true
 		i++
 	}
-	health := ""
-	if i+1 < len(d.Args) && d.Args[i] == "--health" {
-		health = d.Args[i+1]
+	if i+1 < len(a) && a[i] == "--health" {
+		r.Health = a[i+1]
 		i += 2
 	}
-	if i+1 >= len(d.Args) || d.Args[i] != "--" {
-		return false
+	if len(r.Fleet) > 0 && i < len(a) && a[i] == "--wait" {
+		i++
 	}
-	return slices.Equal(d.Args, SoleRunArgs(d.Name, d.User, windowsService, health, d.Args[i+1:]))
+	if i+1 >= len(a) || a[i] != "--" {
+		return SoleRun{}, false
+	}
+	r.Name, r.User, r.Command = d.Name, d.User, a[i+1:]
+	if !slices.Equal(a, r.Args()) {
+		return SoleRun{}, false
+	}
+	return r, true
 }

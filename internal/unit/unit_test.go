@@ -101,8 +101,25 @@ func goldenCases() []goldenCase {
 				Args: SoleRunArgs("wrapped", false, false, "", []string{"/usr/bin/legacy", "--port", "80"}),
 			},
 		},
+		{
+			// `sole install --name jobs --env-file /etc/default/jobs
+			// --fleet etcd://10.0.0.1:2379,10.0.0.2:2379/jobs --fleet-ttl 20s
+			// --fleet-cacert ... --fleet-cert ... --fleet-key ...
+			// -- /usr/bin/jobs --once`: ordered after the network, waiting
+			// for the lock.
+			name: "fleet",
+			d: Description{
+				Name: "jobs", Exec: "/usr/local/bin/sole", EnvFile: "/etc/default/jobs",
+				Args: SoleRun{Name: "jobs", Fleet: fleetOpts, Command: []string{"/usr/bin/jobs", "--once"}}.Args(),
+			},
+		},
 	}
 }
+
+// fleetOpts are the fleet options of `sole install --fleet` with all of
+// them given, as it renders them.
+var fleetOpts = []string{"--fleet", "etcd://10.0.0.1:2379,10.0.0.2:2379/jobs", "--fleet-ttl", "20s",
+	"--fleet-cacert", "/etc/jobs/ca.pem", "--fleet-cert", "/etc/jobs/client.pem", "--fleet-key", "/etc/jobs/client-key.pem"}
 
 // moreCases are checked like the golden ones but have no golden file.
 func moreCases() []goldenCase {
@@ -131,6 +148,16 @@ func moreCases() []goldenCase {
 		{
 			name: "long-name",
 			d:    Description{Name: strings.Repeat("n", MaxNameLen), Exec: "/bin/x"},
+		},
+		{
+			// A user unit has no network targets to be ordered after.
+			name: "fleet-user-health",
+			d: Description{
+				Name: "u.jobs", User: true, Exec: "/home/u/bin/sole", StartTimeout: 5 * time.Minute,
+				Args: SoleRun{Name: "u.jobs", User: true, Health: "test -e /tmp/ok", Fleet: []string{"--fleet", "etcd://[::1]:2379/%t $HOME"},
+					Command: []string{"/home/u/bin/jobs", "--", "a b"}}.Args(),
+			},
+			home: "/Users/u",
 		},
 		{
 			name: "wrapped-user-health",
@@ -244,7 +271,7 @@ func checkSystemdUnit(d Description, out []byte) error {
 		return nil
 	}
 	allowed := map[string]bool{
-		"Unit.Description": true, "Unit.Documentation": true, "Unit.After": true, "Unit.StartLimitIntervalSec": true, "Unit.StartLimitBurst": true,
+		"Unit.Description": true, "Unit.Documentation": true, "Unit.After": true, "Unit.Wants": true, "Unit.StartLimitIntervalSec": true, "Unit.StartLimitBurst": true,
 		"Service.Type": true, "Service.NotifyAccess": true, "Service.ExecStart": true, "Service.ExecReload": true,
 		"Service.Restart": true, "Service.RestartSec": true, "Service.RestartPreventExitStatus": true,
 		"Service.TimeoutStartSec": true, "Service.TimeoutStopSec": true, "Service.KillMode": true, "Service.WatchdogSec": true,
@@ -298,8 +325,16 @@ func checkSystemdUnit(d Description, out []byte) error {
 	if desc != wantDesc {
 		return fmt.Errorf("Description decodes to %q, want %q", desc, wantDesc)
 	}
-	if after := u.values("Unit", "After"); d.User != (len(after) == 0) || !d.User && (len(after) != 1 || after[0] != "network.target") {
-		return fmt.Errorf("After=%q for User=%v", after, d.User)
+	// After the network: a system unit; online, with a fleet lock. A
+	// user unit has neither.
+	var wantAfter, wantWants []string
+	if _, fleet := readSoleRun(d); !d.User && fleet {
+		wantAfter, wantWants = []string{"network-online.target"}, []string{"network-online.target"}
+	} else if !d.User {
+		wantAfter = []string{"network.target"}
+	}
+	if after, wants := u.values("Unit", "After"), u.values("Unit", "Wants"); !slices.Equal(after, wantAfter) || !slices.Equal(wants, wantWants) {
+		return fmt.Errorf("After=%q Wants=%q, want %q %q", after, wants, wantAfter, wantWants)
 	}
 	for _, err := range []error{
 		duration("Unit", "StartLimitIntervalSec", dd.StartLimitInterval),
@@ -663,28 +698,56 @@ func TestValidateAccepts(t *testing.T) {
 }
 
 // wantsKillModeMixed is the tests' own reading of "ExecStart is a `sole
-// run` wrapper": run --name NAME --scope SCOPE, [--service], [--health
-// CMD], -- COMMAND.
+// run` wrapper" (see readSoleRun).
 func wantsKillModeMixed(d Description) bool {
+	wrapper, _ := readSoleRun(d)
+	return wrapper
+}
+
+// readSoleRun is the tests' own reading of d's arguments: wrapper when
+// they are run, [--fleet URL and more --fleet-* options with their
+// values], --name NAME --scope SCOPE, [--service], [--health CMD],
+// [--wait, with the fleet options and only then], -- COMMAND; fleet when
+// the fleet options are there.
+func readSoleRun(d Description) (wrapper, fleet bool) {
 	scope := "system"
 	if d.User {
 		scope = "user"
 	}
-	if len(d.Args) < 5 || !slices.Equal(d.Args[:5], []string{"run", "--name", d.Name, "--scope", scope}) {
-		return false
+	a := d.Args
+	if len(a) == 0 || a[0] != "run" {
+		return false, false
 	}
-	i := 5
-	for i < len(d.Args) && d.Args[i] != "--" {
-		switch d.Args[i] {
+	a = a[1:]
+	if len(a) > 0 && a[0] == "--fleet" {
+		fleet = true
+		for len(a) >= 2 && strings.HasPrefix(a[0], "--fleet") && slices.Contains([]string{"--fleet", "--fleet-ttl", "--fleet-cacert", "--fleet-cert", "--fleet-key"}, a[0]) {
+			a = a[2:]
+		}
+	}
+	if len(a) < 4 || !slices.Equal(a[:4], []string{"--name", d.Name, "--scope", scope}) {
+		return false, false
+	}
+	i := 4
+	for i < len(a) && a[i] != "--" {
+		switch a[i] {
 		case "--service":
 			i++
 		case "--health":
 			i += 2
+		case "--wait":
+			if !fleet {
+				return false, false
+			}
+			i++
 		default:
-			return false
+			return false, false
 		}
 	}
-	return i < len(d.Args)-1
+	if fleet && (i == 0 || a[i-1] != "--wait") {
+		return false, false
+	}
+	return i < len(a)-1, fleet && i < len(a)-1
 }
 
 // TestKillMode: KillMode=mixed for the units of `sole run`, whose COMMAND
@@ -712,6 +775,14 @@ func TestKillMode(t *testing.T) {
 		"no command":             {args: []string{"run", "--name", name, "--scope", "system", "--"}},
 		"unknown option":         {args: []string{"run", "--name", name, "--scope", "system", "--verbose", "--", "/bin/p"}},
 		"no --":                  {args: []string{"run", "--name", name, "--scope", "system", "/bin/p"}},
+		"fleet":                  {args: SoleRun{Name: name, Fleet: []string{"--fleet", "etcd://h:2379"}, Command: prog}.Args(), mixed: true},
+		"fleet, all options":     {args: SoleRun{Name: name, Health: "true", Fleet: fleetOpts, Command: prog}.Args(), mixed: true},
+		"fleet --user":           {user: true, args: SoleRun{Name: name, User: true, Fleet: []string{"--fleet", "etcd://h:2379"}, Command: prog}.Args(), mixed: true},
+		"fleet without --wait":   {args: []string{"run", "--fleet", "etcd://h:1", "--name", name, "--scope", "system", "--", "/bin/p"}},
+		"--wait without fleet":   {args: []string{"run", "--name", name, "--scope", "system", "--wait", "--", "/bin/p"}},
+		"fleet option, no URL":   {args: []string{"run", "--fleet-ttl", "5s", "--name", name, "--scope", "system", "--wait", "--", "/bin/p"}},
+		"fleet after --name":     {args: []string{"run", "--name", name, "--scope", "system", "--fleet", "etcd://h:1", "--wait", "--", "/bin/p"}},
+		"unknown fleet option":   {args: []string{"run", "--fleet", "etcd://h:1", "--fleet-bogus", "x", "--name", name, "--scope", "system", "--wait", "--", "/bin/p"}},
 	} {
 		t.Run(tc, func(t *testing.T) {
 			d := Description{Name: name, User: c.user, Exec: "/usr/bin/sole", Args: c.args}
@@ -866,5 +937,87 @@ func TestReaders(t *testing.T) {
 		if v, err := decodePlist([]byte(bad)); err == nil {
 			t.Errorf("decodePlist(%q) = %#v, want an error", bad, v)
 		}
+	}
+}
+
+// TestFleetUnit: a `sole run` wrapper with a fleet lock waits for it
+// (--wait) and a system unit is ordered after network-online.target,
+// which it wants; the start timeout stays as given; launchd gets the same
+// command line.
+func TestFleetUnit(t *testing.T) {
+	const sole = "/usr/local/bin/sole"
+	fleet := func(user bool, opts ...string) []string {
+		return SoleRun{Name: "jobs", User: user, Fleet: append([]string{"--fleet", "etcd://e1:2379,e2:2379/p"}, opts...), Command: []string{"/usr/bin/jobs", "-v"}}.Args()
+	}
+	for name, c := range map[string]struct {
+		d       Description
+		want    []string // lines of the unit
+		notWant []string // substrings it must not have
+		plist   string   // in the plist
+	}{
+		"system": {
+			d: Description{Name: "jobs", Exec: sole, Args: fleet(false)},
+			want: []string{"After=network-online.target", "Wants=network-online.target",
+				"ExecStart=" + sole + " run --fleet etcd://e1:2379,e2:2379/p --name jobs --scope system --wait -- /usr/bin/jobs -v",
+				"KillMode=mixed", "TimeoutStartSec=90s", "RuntimeDirectory=sole/jobs", "WantedBy=multi-user.target"},
+			notWant: []string{"After=network.target"},
+			plist:   "<string>run</string>\n\t\t<string>--fleet</string>\n\t\t<string>etcd://e1:2379,e2:2379/p</string>\n\t\t<string>--name</string>",
+		},
+		"start timeout kept": {
+			d:    Description{Name: "jobs", Exec: sole, Args: fleet(false, "--fleet-ttl", "30s"), StartTimeout: 20 * time.Second},
+			want: []string{"TimeoutStartSec=20s", "ExecStart=" + sole + " run --fleet etcd://e1:2379,e2:2379/p --fleet-ttl 30s --name jobs --scope system --wait -- /usr/bin/jobs -v"},
+		},
+		"TLS files quoted": {
+			d: Description{Name: "jobs", Exec: sole, Args: fleet(false, "--fleet-cacert", "/etc/my jobs/ca%.pem")},
+			want: []string{"ExecStart=" + sole + ` run --fleet etcd://e1:2379,e2:2379/p --fleet-cacert "/etc/my jobs/ca%%.pem" --name jobs --scope system --wait -- /usr/bin/jobs -v`,
+				"After=network-online.target"},
+			plist: "<string>--fleet-cacert</string>\n\t\t<string>/etc/my jobs/ca%.pem</string>",
+		},
+		"user": {
+			d:       Description{Name: "jobs", User: true, Exec: sole, Args: fleet(true)},
+			want:    []string{"ExecStart=" + sole + " run --fleet etcd://e1:2379,e2:2379/p --name jobs --scope user --wait -- /usr/bin/jobs -v", "KillMode=mixed"},
+			notWant: []string{"network", "Wants="},
+		},
+		"no fleet": {
+			d:       Description{Name: "jobs", Exec: sole, Args: SoleRunArgs("jobs", false, false, "", []string{"/usr/bin/jobs"})},
+			want:    []string{"After=network.target", "ExecStart=" + sole + " run --name jobs --scope system -- /usr/bin/jobs"},
+			notWant: []string{"network-online", "Wants=", "--wait"},
+		},
+		"not a wrapper": {
+			d:       Description{Name: "jobs", Exec: "/usr/bin/jobs", Args: []string{"run", "--fleet", "etcd://e1:2379"}},
+			want:    []string{"After=network.target"},
+			notWant: []string{"network-online", "KillMode"},
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			text, err := SystemdUnit(c.d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.Split(string(text), "\n")
+			for _, w := range c.want {
+				if !slices.Contains(lines, w) {
+					t.Errorf("no line %q in\n%s", w, text)
+				}
+			}
+			for _, nw := range c.notWant {
+				if bytes.Contains(text, []byte(nw)) {
+					t.Errorf("%q in\n%s", nw, text)
+				}
+			}
+			if err := checkSystemdUnit(c.d, text); err != nil {
+				t.Error(err)
+			}
+			plist, err := LaunchdPlist(c.d, "/Users/u")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Contains(plist, []byte(c.plist)) {
+				t.Errorf("no %q in\n%s", c.plist, plist)
+			}
+			if err := checkPlist(c.d, "/Users/u", plist); err != nil {
+				t.Error(err)
+			}
+		})
 	}
 }
