@@ -33,15 +33,25 @@ type lifecycle struct {
 	readyOnce sync.Once
 	ready     chan struct{} // closed by Service.Ready
 
-	cancelApp context.CancelFunc
+	cancelApp context.CancelCauseFunc
 	appDone   chan struct{} // closed when App.Run returned
 	appErr    error
 
-	mu      sync.Mutex // orders notify messages against reload and stop
-	isReady bool
-	stopped bool
-	wdStop  chan struct{}
-	wdDone  chan struct{}
+	// stopOnSignal makes SIGTERM and Ctrl-C end a standby for the fleet
+	// lock (runService); Run leaves signals to its caller.
+	stopOnSignal bool
+	lost         chan struct{} // closed when the fleet lock was lost
+
+	mu           sync.Mutex // orders notify messages against reload and stop
+	isReady      bool
+	stopped      bool
+	stopDone     chan struct{} // closed when the first stop returned, with stopErr
+	stopErr      error
+	wdStop       chan struct{}
+	wdDone       chan struct{}
+	fleet        *fleetState // the fleet lock, while held
+	lostExpiry   time.Time   // once lost: the lease's expiry as it was known then
+	lostDeadline time.Time   // once lost: by when the app must have stopped
 }
 
 func newLifecycle(cfg Config, app App) (*lifecycle, error) {
@@ -71,13 +81,15 @@ func newLifecycle(cfg Config, app App) (*lifecycle, error) {
 		return nil, fmt.Errorf("runtime: %w", err)
 	}
 	return &lifecycle{
-		cfg:     cfg,
-		app:     app,
-		log:     cfg.Logger.With("service", cfg.Name),
-		n:       newNotifier(),
-		lock:    lock,
-		ready:   make(chan struct{}),
-		appDone: make(chan struct{}),
+		cfg:      cfg,
+		app:      app,
+		log:      cfg.Logger.With("service", cfg.Name),
+		n:        newNotifier(),
+		lock:     lock,
+		ready:    make(chan struct{}),
+		appDone:  make(chan struct{}),
+		lost:     make(chan struct{}),
+		stopDone: make(chan struct{}),
 	}, nil
 }
 
@@ -112,20 +124,32 @@ const (
 	extendBy    = 5 * time.Second
 )
 
-// start takes the lock and starts the app, and returns once the app is
-// ready and readiness was reported; or with the error that ended the
-// start, after releasing everything.
+// start takes the lock (and the fleet lock, with Config.Fleet) and starts
+// the app, and returns once the app is ready and readiness was reported;
+// or with the error that ended the start, after releasing everything.
 func (l *lifecycle) start(ctx context.Context) error {
 	if err := l.takeLock(ctx); err != nil {
 		return err
+	}
+	appCtx := context.WithoutCancel(ctx)
+	var readyAttrs []any
+	if l.cfg.Fleet != nil {
+		token, err := l.acquireFleet(ctx)
+		if err != nil {
+			l.release()
+			return err
+		}
+		appCtx = context.WithValue(appCtx, fencingKey{}, token)
+		readyAttrs = []any{"fencing_token", token}
 	}
 	if ls, err := activation.Listeners(); err == nil {
 		l.listeners = nonNil(ls)
 	} else {
 		l.log.Warn("socket activation: cannot use the passed sockets", "err", err)
 	}
-	appCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	appCtx, cancel := context.WithCancelCause(appCtx)
 	l.cancelApp = cancel
+	l.watchFleet(cancel)
 	go func() {
 		defer close(l.appDone)
 		l.appErr = l.app.Run(appCtx, &Service{l: l})
@@ -142,16 +166,28 @@ func (l *lifecycle) start(ctx context.Context) error {
 				<-l.watching
 			}
 			l.mu.Lock()
+			select {
+			case <-l.lost:
+				// Lost before it could be reported ready: never READY=1.
+				l.mu.Unlock()
+				return l.stop()
+			default:
+			}
 			l.isReady = true
 			err := l.n.send(msgReady(l.cfg.ReadyStatus)...)
 			l.mu.Unlock()
 			if err != nil {
 				l.log.Warn("sd_notify READY=1 failed", "err", err)
 			}
-			l.log.Info("ready", "pid", os.Getpid(), "lock", l.lock.Path())
+			l.log.Info("ready", append([]any{"pid", os.Getpid(), "lock", l.lock.Path()}, readyAttrs...)...)
 			l.startWatchdog()
 			return nil
+		case <-l.lost:
+			return l.stop()
 		case <-l.appDone:
+			if l.isLost() {
+				return l.stop()
+			}
 			err := l.appErr
 			if err == nil {
 				err = errors.New("app returned before it was ready")
@@ -282,34 +318,81 @@ func (l *lifecycle) startWatchdog() {
 	}()
 }
 
-// stop stops the app and releases the lock: STOPPING=1, cancel, wait up
-// to StopTimeout, release. It returns the app's error.
+// stop stops the app and releases the locks: STOPPING=1, cancel, wait up
+// to StopTimeout (once the fleet lock is lost, only until half way to its
+// lease's expiry), release the fleet lock, then the local one. It returns
+// the app's error, or one matching ErrFleetLost. A second call waits for
+// the first and returns the same.
 func (l *lifecycle) stop() error {
 	l.mu.Lock()
 	if l.stopped {
 		l.mu.Unlock()
-		<-l.appDone
-		return l.appErr
+		<-l.stopDone
+		return l.stopErr
 	}
 	l.stopped = true
-	l.n.send(sdnotify.Stopping, sdnotify.Status("stopping"))
+	status := "stopping"
+	if l.lostLocked() {
+		status = "fleet lock lost; stopping"
+	}
+	l.n.send(sdnotify.Stopping, sdnotify.Status(status))
 	l.mu.Unlock()
+	l.stopErr = l.stopApp()
+	close(l.stopDone)
+	return l.stopErr
+}
+
+func (l *lifecycle) stopApp() error {
 	if l.wdStop != nil {
 		close(l.wdStop)
 		<-l.wdDone
 	}
 	l.log.Info("stopping")
 	if l.cancelApp != nil {
-		l.cancelApp()
-		select {
-		case <-l.appDone:
-		case <-time.After(l.cfg.StopTimeout):
-			l.log.Error("app did not stop in time; releasing the lock and exiting", "timeout", l.cfg.StopTimeout)
-			l.release()
-			return fmt.Errorf("runtime: %s: app did not stop within %v", l.cfg.Name, l.cfg.StopTimeout)
+		l.cancelApp(nil)
+		timeout := time.NewTimer(l.cfg.StopTimeout)
+		defer timeout.Stop()
+		lost := l.lost
+		var deadline <-chan time.Time
+	wait:
+		for {
+			select {
+			case <-l.appDone:
+				break wait
+			case <-lost:
+				// The app must be gone before the lease can expire.
+				lost = nil
+				d, _ := l.lostTimes()
+				t := time.NewTimer(time.Until(d))
+				defer t.Stop()
+				deadline = t.C
+			case <-deadline:
+				select {
+				case <-l.appDone:
+					break wait
+				default:
+				}
+				l.log.Error("app did not stop before the fleet lock's deadline; releasing the locks and exiting without it")
+				l.release()
+				return l.lostError(false)
+			case <-timeout.C:
+				l.log.Error("app did not stop in time; releasing the lock and exiting", "timeout", l.cfg.StopTimeout)
+				l.release()
+				if l.isLost() {
+					return l.lostError(false)
+				}
+				return fmt.Errorf("runtime: %s: app did not stop within %v", l.cfg.Name, l.cfg.StopTimeout)
+			}
 		}
 	}
 	l.release()
+	if l.isLost() {
+		if l.appErr != nil && !errors.Is(l.appErr, context.Canceled) && !errors.Is(l.appErr, ErrFleetLost) {
+			l.log.Error("app failed", "err", l.appErr)
+		}
+		l.log.Error("stopped: the fleet lock was lost")
+		return l.lostError(true)
+	}
 	if l.appErr != nil {
 		l.log.Error("app failed", "err", l.appErr)
 		return fmt.Errorf("runtime: %s: %w", l.cfg.Name, l.appErr)
@@ -318,7 +401,9 @@ func (l *lifecycle) stop() error {
 	return nil
 }
 
+// release releases the fleet lock, if held, then the local lock.
 func (l *lifecycle) release() {
+	l.releaseFleet()
 	if err := l.lock.Unlock(); err != nil && !errors.Is(err, pidlock.ErrNotHeld) {
 		l.log.Warn("releasing the lock", "err", err)
 	}

@@ -32,10 +32,12 @@ const MainMarker = unit.MainMarker
 //	PROG uninstall | start | stop | restart | status [--user]
 //	PROG help [COMMAND]   PROG --version (-V)
 //
-// With no arguments it behaves as "run". Exit codes: 0 after a clean stop,
-// 75 when another instance runs (the units say RestartPreventExitStatus=75),
-// 64 for a bad command line, 1 for any other failure; status uses the LSB
-// codes of `sole status`.
+// With no arguments it behaves as "run". Exit codes: 0 after a clean stop
+// (or a stop while standing by for the fleet lock), 75 when another
+// instance runs (the units say RestartPreventExitStatus=75), 76 when the
+// fleet lock was lost (Config.Fleet), 69 when the fleet lock's server
+// cannot be reached, 64 for a bad command line, 1 for any other failure;
+// status uses the LSB codes of `sole status`.
 func Main(cfg Config, app App) {
 	os.Exit(main(cfg, app, os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -89,7 +91,7 @@ for the options of the same names (systemd applies them itself).`,
 		Commands: append(cmds, marker),
 		Default:  "run",
 		Version:  func() string { return cli.BuildVersion("") },
-		Footer:   "Exit codes: 0 after a clean stop, 75 when another instance runs, 64 for a bad\ncommand line, 1 for any other failure; status exits 0 running, 1 dead with a\nrecord left, 3 not running, 4 unknown.\n",
+		Footer:   footer(cfg),
 	}
 }
 
@@ -128,16 +130,36 @@ func (o *runOptions) apply() error {
 	return nil
 }
 
-// exitCode maps Run's error to the exit status.
+// footer is the end of the program's help: its exit codes.
+func footer(cfg Config) string {
+	if cfg.Fleet == nil {
+		return "Exit codes: 0 after a clean stop, 75 when another instance runs, 64 for a bad\ncommand line, 1 for any other failure; status exits 0 running, 1 dead with a\nrecord left, 3 not running, 4 unknown.\n"
+	}
+	return "Exit codes: 0 after a clean stop, 75 when another instance runs, 76 when the\nfleet lock was lost, 69 when its etcd cannot be reached, 64 for a bad command\nline, 1 for any other failure; status exits 0 running, 1 dead with a record\nleft, 3 not running, 4 unknown.\n"
+}
+
+// exitCode maps Run's error to the exit status, and writes the error to
+// stderr.
 func exitCode(err error, stderr io.Writer) int {
+	code := exitStatus(err)
+	if err != nil && !errors.Is(err, errStandbyStopped) {
+		fmt.Fprintln(stderr, err)
+	}
+	return code
+}
+
+// exitStatus maps Run's error to the exit status.
+func exitStatus(err error) int {
 	switch {
-	case err == nil:
+	case err == nil, errors.Is(err, errStandbyStopped):
 		return cli.ExitOK
 	case errors.Is(err, ErrAlreadyRunning):
-		fmt.Fprintln(stderr, err)
 		return ExitAlreadyRunning
+	case errors.Is(err, ErrFleetLost):
+		return ExitLockLost
+	case errors.Is(err, ErrFleetUnreachable):
+		return ExitUnavailable
 	}
-	fmt.Fprintln(stderr, err)
 	return cli.ExitFailure
 }
 
@@ -168,14 +190,15 @@ func newProgram(cfg Config, app App) (p *program, stop func(), err error) {
 }
 
 // wait blocks until the service manager or a person asks the service to
-// stop (SIGTERM, Ctrl-C), or the app returns by itself. A second Ctrl-C
-// while stopping exits at once with 130.
+// stop (SIGTERM, Ctrl-C), the app returns by itself or the fleet lock is
+// lost. A second Ctrl-C while stopping exits at once with 130.
 func (p *program) wait() {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	select {
 	case <-sigs:
 	case <-p.l.appDone:
+	case <-p.l.lost:
 	}
 	go func() {
 		for s := range sigs {

@@ -11,6 +11,7 @@ func runService(cfg Config, app App) error {
 		return err
 	}
 	defer stopReload()
+	p.l.stopOnSignal = true
 	if err := p.l.start(context.Background()); err != nil {
 		return err
 	}

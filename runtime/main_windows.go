@@ -23,14 +23,14 @@ func (p *program) Start(s service.Service) error {
 		// the process instead: the SCM sees the service stop, and restarts
 		// it by the recovery actions when the app failed.
 		go func() {
-			<-p.l.appDone
+			select {
+			case <-p.l.appDone:
+			case <-p.l.lost:
+			}
 			if p.stopping.Load() {
 				return // kardianos reports the stop to the SCM
 			}
-			if err := p.l.stop(); err != nil {
-				os.Exit(1)
-			}
-			os.Exit(0)
+			os.Exit(exitStatus(p.l.stop()))
 		}()
 	}
 	return nil
@@ -60,6 +60,7 @@ func runService(cfg Config, app App) error {
 		return err
 	}
 	defer stopReload()
+	p.l.stopOnSignal = true
 	s, err := service.New(p, &service.Config{
 		Name:        cfg.Name,
 		Description: cfg.Description,

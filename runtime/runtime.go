@@ -8,10 +8,16 @@
 //     if Config.WaitForLock is set, telling systemd to extend its start
 //     timeout meanwhile;
 //  2. write the lock's record (pid and process name);
-//  3. start App.Run with a Service handle;
-//  4. wait until the app calls Service.Ready, at most Config.StartTimeout
+//  3. with Config.Fleet, take the fleet lock (held across machines, on
+//     etcd with package runtime/fleet), standing by for as long as
+//     another node holds it: STATUS= says who, and EXTEND_TIMEOUT_USEC=
+//     keeps systemd's start timeout from ending the wait;
+//  4. start App.Run with a Service handle (and, with Config.Fleet, the
+//     fencing token in its context, FencingToken, and in
+//     SOLE_FENCING_TOKEN);
+//  5. wait until the app calls Service.Ready, at most Config.StartTimeout
 //     (extending systemd's start timeout while it waits);
-//  5. only then report readiness: sd_notify READY=1 with MAINPID= and
+//  6. only then report readiness: sd_notify READY=1 with MAINPID= and
 //     STATUS= under systemd; SERVICE_RUNNING on Windows (Start returns only
 //     now); a log line everywhere.
 //
@@ -21,7 +27,14 @@
 // than kept alive by a blind ticker. SIGHUP runs Reloader.Reload between
 // RELOADING=1 (with MONOTONIC_USEC=) and READY=1. On stop: STOPPING=1, the
 // app's context is cancelled, it gets Config.StopTimeout to return, then the
-// lock and its record are released.
+// fleet lock is released, then the local lock and its record.
+//
+// When the fleet lock may be lost (no keepalive acknowledged a margin
+// before the lease could expire, or the lease is gone), the app's context
+// is cancelled with a cause matching ErrFleetLost; the app gets until half
+// way to the lease's expiry to return, and Run returns an error matching
+// ErrFleetLost whether it did or not (Main exits 76), so that the app has
+// stopped before another node can take the lock over.
 //
 // The notify socket is read once and removed from the environment, so
 // processes the app starts do not inherit NOTIFY_SOCKET (nor WATCHDOG_USEC
@@ -134,6 +147,15 @@ type Config struct {
 	// Logger receives the runtime's log lines. Default: chosen for where
 	// the process runs (see NewLogger).
 	Logger *slog.Logger
+	// Fleet, when set, is a lock held across machines after the local
+	// one (github.com/solehq/sole/runtime/fleet.New gives one on etcd),
+	// named Name on every node: the service stands by while another node
+	// holds it, for as long as it takes (StartTimeout does not bound the
+	// standby; SIGTERM or Ctrl-C ends it, and Main then exits 0), reports
+	// READY=1 only once it holds both, and is stopped when it is lost
+	// (see the package documentation). On Windows a service that stands
+	// by stays START_PENDING meanwhile.
+	Fleet FleetLock
 }
 
 // ErrAlreadyRunning is matched by Run's error when another instance holds
@@ -183,8 +205,12 @@ func (s *Service) Lock() *pidlock.Lock { return s.l.lock }
 // app returns, following the order in the package documentation. It
 // returns nil after a clean stop, an error matching ErrAlreadyRunning when
 // another instance holds the lock, an error matching ErrNotReady when the
-// app did not become ready in time, or the app's own error. SIGHUP
-// (Unix) runs the reload hook while Run runs.
+// app did not become ready in time, one matching ErrFleetLost when the
+// fleet lock was lost (the app may then still be running, if it did not
+// return in time: the caller should exit), one matching
+// ErrFleetUnreachable when the fleet lock's server could not be reached,
+// or the app's own error. While Run stands by for the fleet lock, ctx
+// ends the wait. SIGHUP (Unix) runs the reload hook while Run runs.
 func Run(ctx context.Context, cfg Config, app App) error {
 	p, stopReload, err := newProgram(cfg, app)
 	if err != nil {
@@ -198,6 +224,7 @@ func Run(ctx context.Context, cfg Config, app App) error {
 	select {
 	case <-ctx.Done():
 	case <-l.appDone:
+	case <-l.lost:
 	}
 	return l.stop()
 }

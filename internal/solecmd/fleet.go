@@ -24,9 +24,6 @@ import (
 // execs sole-fleet (execFleet) for the commands that use the fleet.
 var fleetBackend fleet.Backend
 
-// fleetProgram is the program that links the fleet lock.
-const fleetProgram = "sole-fleet"
-
 // EnvFencingToken is the variable that gives COMMAND its fencing token.
 const EnvFencingToken = "SOLE_FENCING_TOKEN"
 
@@ -187,16 +184,6 @@ func fencingEnv(env []string, h fleet.Hold) []string {
 	return append(env, EnvFencingToken+"="+strconv.FormatInt(h.Token(), 10))
 }
 
-// releaseFleet releases the fleet lock h (if any), once COMMAND is gone.
-func releaseFleet(name string, h fleet.Hold, stderr io.Writer) {
-	if h == nil {
-		return
-	}
-	if err := h.Release(); err != nil {
-		fmt.Fprintf(stderr, "sole: %s: warning: %s; the lock is free when the lease expires\n", name, cli.OneLine(err.Error()))
-	}
-}
-
 // fleetStatus is sole status --fleet: etcd's view of the fleet lock name.
 func fleetStatus(f fleetFlags, name string, asJSON bool, stdout, stderr io.Writer) int {
 	if err := pidlock.ValidName(name); err != nil {
@@ -252,15 +239,4 @@ func fleetList(f fleetFlags, asJSON bool, stdout, stderr io.Writer) int {
 	}
 	stdout.Write(b)
 	return cli.ExitOK
-}
-
-// fleetLost reports whether h is lost, or past the time its guard would
-// kill COMMAND.
-func fleetLost(h fleet.Hold) bool {
-	select {
-	case <-h.Lost():
-		return true
-	default:
-	}
-	return !time.Now().Before(h.Expiry().Add(-fleet.Margin(h.TTL()) / 2))
 }

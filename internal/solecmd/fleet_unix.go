@@ -9,8 +9,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/solehq/sole/internal/cli"
+	"github.com/solehq/sole/internal/fleet"
 )
 
 // execFleet replaces this process with sole-fleet, found beside sole or
@@ -42,4 +44,33 @@ func findFleet() (string, error) {
 		return p, nil
 	}
 	return "", fmt.Errorf("%s is not installed beside sole or on PATH; it is a separate program so that a local sole run does not pay for etcd's client: go install github.com/solehq/sole/cmd/%s@%s", fleetProgram, fleetProgram, soleVersionTag())
+}
+
+// fleetProgram is the program that links the fleet lock.
+const fleetProgram = "sole-fleet"
+
+// mainArgs are the arguments Main was given: execFleet passes them on.
+var mainArgs []string
+
+func rememberArgs(args []string) { mainArgs = args }
+
+// releaseFleet releases the fleet lock h (if any), once COMMAND is gone.
+func releaseFleet(name string, h fleet.Hold, stderr io.Writer) {
+	if h == nil {
+		return
+	}
+	if err := h.Release(); err != nil {
+		fmt.Fprintf(stderr, "sole: %s: warning: %s; the lock is free when the lease expires\n", name, cli.OneLine(err.Error()))
+	}
+}
+
+// fleetLost reports whether h is lost, or past the time its guard would
+// kill COMMAND.
+func fleetLost(h fleet.Hold) bool {
+	select {
+	case <-h.Lost():
+		return true
+	default:
+	}
+	return !time.Now().Before(h.Expiry().Add(-fleet.Margin(h.TTL()) / 2))
 }

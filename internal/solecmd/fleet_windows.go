@@ -5,7 +5,6 @@ import (
 	"io"
 
 	"github.com/solehq/sole/internal/cli"
-	"github.com/solehq/sole/internal/fleet"
 )
 
 // execFleet: the fleet lock is not supported on Windows yet (runMain says
@@ -17,9 +16,8 @@ func execFleet(stderr io.Writer) int {
 
 type guard struct{}
 
-func startGuard() (*guard, error)      { return nil, nil }
-func (g *guard) watch(int, fleet.Hold) {}
-func (g *guard) done()                 {}
+func startGuard() (*guard, error) { return nil, nil }
+func (g *guard) done()            {}
 
 // guardCmd: there is no guard on Windows (see fleet_unix.go).
 var guardCmd = &cli.Command{
@@ -29,3 +27,5 @@ var guardCmd = &cli.Command{
 }
 
 func takeGuardExe() {}
+
+func rememberArgs([]string) {}

@@ -115,10 +115,6 @@ const EnvGuard = "SOLE_FLEET_GUARD"
 // guardExe is the program the guard runs as: EnvGuard's, or this one.
 var guardExe string
 
-// guardPID is the guard's pid, once started: a child of sole that is not
-// part of COMMAND's tree.
-var guardPID int
-
 // guard is sole's end of the guard's standard input.
 type guard struct {
 	mu     sync.Mutex
@@ -159,7 +155,7 @@ func startGuard() (*guard, error) {
 		w.Close()
 		return nil, err
 	}
-	guardPID = pid
+	noteGuard(pid)
 	return &guard{w: w, stop: make(chan struct{})}, nil
 }
 

@@ -44,15 +44,13 @@ var soleProgram = &cli.Program{
 	Footer:   "Exit codes are listed in docs/cli.md and sole(1).\n",
 }
 
-// mainArgs are the arguments Main was given: execFleet passes them on.
-var mainArgs []string
-
 // Main runs the sole command with args (os.Args[1:]) and returns its exit
 // code. fleet is the fleet lock's implementation: nil in sole, which execs
 // sole-fleet for the commands that need it, so that every local sole run
 // does not pay for etcd's client.
 func Main(args []string, stdout, stderr io.Writer, fleet fleet.Backend) int {
-	fleetBackend, mainArgs = fleet, args
+	fleetBackend = fleet
+	rememberArgs(args)
 	takeGuardExe()
 	return soleProgram.Main(args, stdout, stderr)
 }

@@ -53,3 +53,9 @@ func descendantsLeft(pid int) bool {
 	}
 	return false
 }
+
+// guardPID is the fleet guard's pid, once started: a child of sole that
+// is not part of COMMAND's tree (descendantsLeft, signalTree).
+var guardPID int
+
+func noteGuard(pid int) { guardPID = pid }

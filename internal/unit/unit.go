@@ -631,15 +631,6 @@ func (r SoleRun) fleetFiles() [][2]string {
 	return files
 }
 
-// wrapsSoleRun reports whether d's arguments are what SoleRun.Args returns
-// for d.Name and d.User: d.Exec is then a sole binary that runs a command
-// as its child (`sole run ... -- COMMAND`), not a program built on sole's
-// runtime.
-func (d *Description) wrapsSoleRun() bool {
-	_, ok := d.soleRun()
-	return ok
-}
-
 // soleRun reads d's arguments back as the SoleRun whose Args they are,
 // for d.Name and d.User, with a command; ok is false when they are not.
 func (d *Description) soleRun() (r SoleRun, ok bool) {

@@ -414,7 +414,7 @@ func (c *fleetConfig) attempt(ctx context.Context, cli *clientv3.Client, wait bo
 			h.token = m.Header().Revision
 		}
 	} else {
-		stopWatch := c.watchHolder(ctx, cli, standby)
+		stopWatch := c.watchHolder(ctx, cli, int64(g.ID), standby)
 		// The lock may be lost while it is waited for (an outage longer
 		// than the TTL): the wait then ends, and Acquire starts over.
 		lctx, lcancel := context.WithCancelCause(ctx)
@@ -480,7 +480,7 @@ func pick(h *fleet.Holder, err error) *fleet.Holder {
 
 // watchHolder calls standby with the holder, and again whenever it
 // changes, until the returned function is called.
-func (c *fleetConfig) watchHolder(ctx context.Context, cli *clientv3.Client, standby func(*fleet.Holder, error)) func() {
+func (c *fleetConfig) watchHolder(ctx context.Context, cli *clientv3.Client, self int64, standby func(*fleet.Holder, error)) func() {
 	if standby == nil {
 		return func() {}
 	}
@@ -492,7 +492,9 @@ func (c *fleetConfig) watchHolder(ctx context.Context, cli *clientv3.Client, sta
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
 		for {
-			if st, err := c.status(ctx, cli); err == nil && st.Holder != nil && st.Holder.Token != last {
+			// The holder is never this process: once its own key comes
+			// first, the lock is its own, and Lock returns.
+			if st, err := c.status(ctx, cli); err == nil && st.Holder != nil && st.Holder.Lease != self && st.Holder.Token != last {
 				last = st.Holder.Token
 				standby(st.Holder, nil)
 			}
