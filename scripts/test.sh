@@ -195,6 +195,11 @@ tier_bench() {
 	bench/flock-ratio.sh "${BENCH_RUNS:-1000}"
 	go run ./bench/readybench -runs "${READY_RUNS:-100}"
 	bench/package-ratio.sh "${PACKAGE_RUNS:-5}"
+	# The fleet lock against etcdctl lock on a real etcd (its own, on
+	# loopback): the ratio, the handoff and failover distributions, and
+	# the overlap of each under the same faults.
+	command -v etcd >/dev/null && command -v etcdctl >/dev/null || need_pkgs etcd-server etcd-client
+	go run ./bench/fleetbench -runs "${FLEET_RUNS:-50}" -handoffs 20 -failovers 5
 }
 
 for t in $TIERS; do

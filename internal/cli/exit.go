@@ -10,7 +10,7 @@ const (
 	ExitUnavailable = 69  // EX_UNAVAILABLE: the fleet's etcd cannot be reached
 	ExitCantLock    = 73  // EX_CANTCREAT: the lock file was refused or cannot be opened
 	ExitTempFail    = 75  // EX_TEMPFAIL: already running (or the wait timed out)
-	ExitLockLost    = 76  // the fleet lock was lost: COMMAND was stopped before its lease could expire
+	ExitLockLost    = 76  // the fleet lock was lost: COMMAND (or the app) was stopped before its lease could expire
 	ExitTimeout     = 124 // --max-time ran out, as timeout(1)
 	ExitCantExec    = 126 // the command exists but cannot be run
 	ExitNotFound    = 127 // the command was not found
@@ -53,7 +53,7 @@ var ExitCodes = []ExitCode{
 	{ExitUnavailable, "ExitUnavailable", "the fleet's etcd cannot be reached (EX_UNAVAILABLE)"},
 	{ExitCantLock, "ExitCantLock", "the lock file was refused or cannot be opened (EX_CANTCREAT)"},
 	{ExitTempFail, "ExitTempFail", "already running, or the wait timed out (EX_TEMPFAIL)"},
-	{ExitLockLost, "ExitLockLost", "the fleet lock was lost: COMMAND was stopped before its lease could expire"},
+	{ExitLockLost, "ExitLockLost", "the fleet lock was lost: COMMAND (or the app) was stopped before its lease could expire"},
 	{ExitTimeout, "ExitTimeout", "--max-time ran out, as timeout(1)"},
 	{ExitCantExec, "ExitCantExec", "the command exists but cannot be run"},
 	{ExitNotFound, "ExitNotFound", "the command was not found"},

@@ -21,7 +21,7 @@
 //
 // The lock is the one of `sole run --fleet` (the same keys in etcd, under
 // PREFIX/sole/NAME/), so a service and `sole run --fleet --name NAME`
-// exclude each other, and `sole-fleet status NAME` shows either. etcd's
+// exclude each other, and `sole status --fleet URL NAME` shows either. etcd's
 // user and password come from the environment: SOLE_FLEET_USER (USER or
 // USER:PASSWORD) and SOLE_FLEET_PASSWORD, read when the lock is taken.
 //
