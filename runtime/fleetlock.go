@@ -117,14 +117,13 @@ func (l *lifecycle) acquireFleet(ctx context.Context) (token int64, err error) {
 	}
 	var mu sync.Mutex
 	waiting, extending := true, false
-	done := make(chan struct{})
-	var wg sync.WaitGroup
+	stopExtending := func() {}
 	defer func() {
 		mu.Lock()
 		waiting = false
+		stop := stopExtending
 		mu.Unlock()
-		close(done)
-		wg.Wait()
+		stop()
 	}()
 	standby := func(status string) {
 		status = cli.OneLine(status)
@@ -140,18 +139,7 @@ func (l *lifecycle) acquireFleet(ctx context.Context) (token int64, err error) {
 		if !extending {
 			// Keep extending the start timeout while standing by.
 			extending = true
-			wg.Go(func() {
-				t := time.NewTicker(fleetExtendEvery)
-				defer t.Stop()
-				for {
-					select {
-					case <-done:
-						return
-					case <-t.C:
-						l.n.send(sdnotify.ExtendTimeout(fleetExtendBy))
-					}
-				}
-			})
+			stopExtending = sdnotify.Extending(fleetExtendEvery, fleetExtendBy, func(line string) { l.n.send(line) })
 		}
 	}
 	h, err := l.cfg.Fleet.AcquireFleet(actx, l.cfg.Name, standby)

@@ -224,21 +224,9 @@ func (l *lifecycle) takeLock(ctx context.Context) error {
 	if err != nil && errors.Is(err, pidlock.ErrLocked) && l.cfg.WaitForLock {
 		l.log.Info("waiting for the running instance to exit", "holder", holderString(err))
 		wctx, cancel := context.WithTimeout(ctx, l.cfg.StartTimeout)
-		done := make(chan struct{})
-		go func() {
-			t := time.NewTicker(extendEvery)
-			defer t.Stop()
-			for {
-				select {
-				case <-done:
-					return
-				case <-t.C:
-					l.n.send(sdnotify.ExtendTimeout(extendBy))
-				}
-			}
-		}()
+		stop := sdnotify.Extending(extendEvery, extendBy, func(line string) { l.n.send(line) })
 		err = l.lock.Lock(wctx)
-		close(done)
+		stop()
 		cancel()
 	}
 	if err == nil {

@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -173,4 +174,27 @@ func numError(err error) error {
 		return ne.Err
 	}
 	return err
+}
+
+// Extending calls send with ExtendTimeout(by) every interval, so that a
+// start that waits (for a lock held elsewhere) is not given up on, until
+// the returned stop is called; stop returns once send is no longer
+// called.
+func Extending(interval, by time.Duration, send func(line string)) (stop func()) {
+	done, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				send(ExtendTimeout(by))
+			}
+		}
+	}()
+	var once sync.Once
+	return func() { once.Do(func() { close(done); <-stopped }) }
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -209,4 +210,33 @@ func FuzzWatchdogInterval(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestExtending: the line is sent every interval until stop, and never
+// after stop returned.
+func TestExtending(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	stop := sdnotify.Extending(10*time.Millisecond, 5*time.Second, func(l string) {
+		mu.Lock()
+		got = append(got, l)
+		mu.Unlock()
+	})
+	time.Sleep(55 * time.Millisecond)
+	stop()
+	mu.Lock()
+	n := len(got)
+	mu.Unlock()
+	time.Sleep(30 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	if n < 2 || len(got) != n {
+		t.Fatalf("sent %d lines, then %d after stop", n, len(got))
+	}
+	for _, l := range got {
+		if l != "EXTEND_TIMEOUT_USEC=5000000" {
+			t.Fatalf("sent %q", l)
+		}
+	}
+	stop() // a second stop is harmless
 }

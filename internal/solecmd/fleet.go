@@ -113,20 +113,8 @@ func acquireFleet(l *pidlock.Lock, o *runOpts, wait time.Duration, sigs <-chan o
 	}
 	if notifySocket != "" && o.wait {
 		// Keep extending the start timeout while standing by.
-		done := make(chan struct{})
-		defer close(done)
-		go func() {
-			t := time.NewTicker(10 * time.Second)
-			defer t.Stop()
-			for {
-				select {
-				case <-done:
-					return
-				case <-t.C:
-					_ = sdnotify.Send(notifySocket, sdnotify.ExtendTimeout(30*time.Second))
-				}
-			}
-		}()
+		stop := sdnotify.Extending(10*time.Second, 30*time.Second, func(line string) { _ = sdnotify.Send(notifySocket, line) })
+		defer stop()
 	}
 	h, err := fleetBackend.Acquire(ctx, c, o.wait, standby)
 	if err == nil {
