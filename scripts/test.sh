@@ -198,7 +198,9 @@ tier_bench() {
 	# The fleet lock against etcdctl lock on a real etcd (its own, on
 	# loopback): the ratio, the handoff and failover distributions, and
 	# the overlap of each under the same faults.
-	command -v etcd >/dev/null && command -v etcdctl >/dev/null || need_pkgs etcd-server etcd-client
+	if ! command -v etcd >/dev/null || ! command -v etcdctl >/dev/null; then
+		need_pkgs etcd-server etcd-client
+	fi
 	go run ./bench/fleetbench -runs "${FLEET_RUNS:-50}" -handoffs 20 -failovers 5
 }
 
