@@ -5,6 +5,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -730,6 +733,59 @@ func TestEtcdctlLockForTheRecord(t *testing.T) {
 			t.Logf("etcdctl lock, %s: the first holder's COMMAND overlapped the next one's by %v (and still runs: %v)",
 				name, overlap.Round(time.Millisecond), !goneWithin(readPid(t, logPath+".a.pid"), 0))
 			p.Thaw()
+		})
+	}
+}
+
+// TestFleetNotEtcd: an endpoint that is not etcd (an HTTP/1 server, a
+// server that accepts and says nothing, a closed port) is exit 69 with
+// one line that says what is wrong, within seconds, never a hang.
+func TestFleetNotEtcd(t *testing.T) {
+	dir := t.TempDir()
+	web := httptest.NewServer(http.NotFoundHandler())
+	t.Cleanup(web.Close)
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { silent.Close() })
+	go func() {
+		var held []net.Conn
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				for _, c := range held {
+					c.Close()
+				}
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedAddr := closed.Addr().String()
+	closed.Close()
+	for name, tt := range map[string]struct{ addr, want string }{
+		"http server":     {strings.TrimPrefix(web.URL, "http://"), "does not speak etcd's protocol"},
+		"silent server":   {silent.Addr().String(), "accepted the connection but did not answer as etcd does"},
+		"closed port":     {closedAddr, "connection refused"},
+		"no such address": {"127.0.0.1:1", "connection refused"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			start := time.Now()
+			out, err := soleCmd("run", "--fleet", "etcd://"+tt.addr, "--name", "job", "--lock", filepath.Join(dir, "a.lock"), "--", "touch", filepath.Join(dir, "ran")).CombinedOutput()
+			if code := exitCode(err); code != cli.ExitUnavailable || !strings.Contains(string(out), tt.want) || strings.Count(string(out), "\n") != 1 {
+				t.Errorf("exit %d, want 69 with one line saying %q:\n%s", code, tt.want, out)
+			}
+			if took := time.Since(start); took > 4*time.Second {
+				t.Errorf("took %v", took)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "ran")); err == nil {
+				t.Errorf("COMMAND ran")
+			}
 		})
 	}
 }

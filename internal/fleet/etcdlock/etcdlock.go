@@ -125,7 +125,10 @@ func speaksHTTP2(ctx context.Context, conn net.Conn, overTLS bool) error {
 	}
 	var hdr [9]byte
 	_, err := io.ReadFull(conn, hdr[:])
+	var ne net.Error
 	switch {
+	case errors.As(err, &ne) && ne.Timeout():
+		return fmt.Errorf("%s accepted the connection but did not answer as etcd does (gRPC over HTTP/2) within %v", conn.RemoteAddr(), probeTimeout)
 	case err != nil && !overTLS && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "reset")):
 		return fmt.Errorf("the server closed the connection: is it TLS? give --fleet-cacert (%w)", err)
 	case err != nil:
