@@ -201,7 +201,7 @@ tier_bench() {
 	if ! command -v etcd >/dev/null || ! command -v etcdctl >/dev/null; then
 		need_pkgs etcd-server etcd-client
 	fi
-	go run ./bench/fleetbench -runs "${FLEET_RUNS:-50}" -handoffs 20 -failovers 5
+	go run ./bench/fleetbench -runs "${FLEET_RUNS:-100}" -handoffs 20 -failovers 5
 }
 
 for t in $TIERS; do

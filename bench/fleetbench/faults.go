@@ -3,14 +3,13 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
-	"os"
 	"slices"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
+
+	"github.com/solehq/sole/internal/etcdtest"
 )
 
 // logLoop is the COMMAND of the fault runs: it appends the time to LOG
@@ -119,7 +118,7 @@ func (b *bench) faultEtcdctl(name string, sig syscall.Signal) (overlap, string, 
 	logA, logB := b.path(name+".a"), b.path(name+".b")
 	ttl := strconv.Itoa(int(b.ttl / time.Second))
 	ctl := func(log string) []string {
-		return append([]string{b.etcdctl, "--endpoints=" + b.e.addr, "lock", "--ttl", ttl, name, "--"}, b.loopArgs(log)...)
+		return append([]string{b.etcdctl, "--endpoints=" + b.addr, "lock", "--ttl", ttl, name, "--"}, b.loopArgs(log)...)
 	}
 	a, err := b.start("etcdctl A", name+"-a.log", nil, ctl(logA)...)
 	if err != nil {
@@ -127,7 +126,7 @@ func (b *bench) faultEtcdctl(name string, sig syscall.Signal) (overlap, string, 
 	}
 	a.orphans = true
 	// Its group holds the orphaned command: kill it, whatever happens.
-	defer func() { a.killGroup(); a.wait(5 * time.Second) }()
+	defer func() { a.killGroup(); a.Wait(5 * time.Second) }()
 	if err := waitLine(logA, a); err != nil {
 		return overlap{}, "", err
 	}
@@ -136,15 +135,16 @@ func (b *bench) faultEtcdctl(name string, sig syscall.Signal) (overlap, string, 
 		return overlap{}, "", err
 	}
 	bp.orphans = true
-	defer func() { bp.killGroup(); bp.wait(5 * time.Second) }()
-	if err := b.e.waitContenders(name+"/", 2, a, bp); err != nil {
+	defer func() { bp.killGroup(); bp.Wait(5 * time.Second) }()
+	if err := b.waitContenders(name+"/", 2, a, bp); err != nil {
 		return overlap{}, "", err
 	}
 	time.Sleep(100 * time.Millisecond)
 	t0 := time.Now()
-	a.signal(sig)
 	if sig == syscall.SIGSTOP {
-		waitStopped(a.pid())
+		a.Freeze()
+	} else {
+		a.Signal(sig)
 	}
 	o, err := b.measure(logA, logB, bp)
 	if err != nil {
@@ -175,35 +175,18 @@ func (b *bench) faultSole(name string, freeze bool) (overlap, string, error) {
 	logA, logB := b.path(name+".a"), b.path(name+".b")
 	ttl := []string{"--fleet-ttl", b.ttl.String()}
 	urlA := b.url
-	var px *proc
+	var px *etcdtest.Proxy
 	if freeze {
-		var err error
-		px, err = b.start("proxy", name+"-proxy.log", nil, b.self, "proxy", b.e.addr)
-		if err != nil {
-			return overlap{}, "", err
-		}
-		// The proxy's first line is its address: read it from its log.
-		defer func() { px.killGroup(); px.wait(5 * time.Second) }()
-		var addr string
-		if err := waitFor(10*time.Second, "the proxy's address", []*proc{px}, func() (bool, error) {
-			f, err := os.Open(b.path(name + "-proxy.log"))
-			if err != nil {
-				return false, err
-			}
-			defer f.Close()
-			line, err := bufio.NewReader(f).ReadString('\n')
-			addr = strings.TrimSpace(line)
-			return err == nil && addr != "", nil
-		}); err != nil {
-			return overlap{}, "", err
-		}
-		urlA = "etcd://" + addr
+		// A failure is bt.Fatalf: it reports, cleans up and exits 1.
+		px = etcdtest.StartProxy(bt, b.addr)
+		defer px.Kill()
+		urlA = "etcd://" + px.Addr()
 	}
 	a, err := b.start("sole A", name+"-a.log", nil, b.soleArgs(urlA, name, "a", ttl, b.loopArgs(logA)...)...)
 	if err != nil {
 		return overlap{}, "", err
 	}
-	defer a.stop(5 * time.Second)
+	defer a.Stop(5 * time.Second)
 	if err := waitLine(logA, a); err != nil {
 		return overlap{}, "", err
 	}
@@ -211,17 +194,16 @@ func (b *bench) faultSole(name string, freeze bool) (overlap, string, error) {
 	if err != nil {
 		return overlap{}, "", err
 	}
-	defer bp.stop(5 * time.Second)
-	if err := b.e.waitContenders("sole/"+name+"/lock/", 2, a, bp); err != nil {
+	defer bp.Stop(5 * time.Second)
+	if err := b.waitContenders("sole/"+name+"/lock/", 2, a, bp); err != nil {
 		return overlap{}, "", err
 	}
 	time.Sleep(100 * time.Millisecond)
 	t0 := time.Now()
 	if freeze {
-		px.signal(syscall.SIGSTOP)
-		waitStopped(px.pid())
+		px.Freeze()
 	} else {
-		a.signal(syscall.SIGKILL)
+		a.Signal(syscall.SIGKILL)
 	}
 	o, err := b.measure(logA, logB, bp)
 	if err != nil {
@@ -236,7 +218,7 @@ func (b *bench) faultSole(name string, freeze bool) (overlap, string, error) {
 		return o, "", err
 	}
 	lastA, firstB := time.Unix(0, slices.Max(as)), time.Unix(0, slices.Min(bs))
-	if !a.wait(10 * time.Second) {
+	if !a.Wait(10 * time.Second) {
 		return o, "", fmt.Errorf("node A's sole still running 10 s after the fault")
 	}
 	code := a.exitCode()

@@ -25,10 +25,10 @@
 //     more fails, -check or not.
 //
 // It builds sole and sole-fleet (CGO_ENABLED=0) into a temporary
-// directory, starts /usr/bin/etcd on free ports of 127.0.0.1 (never 2379
-// or 2380) and stops every process it started by its pid or process
-// group, on errors and SIGINT too. It exits 1 on a failed check or a
-// harness error.
+// directory, starts etcd on free ports of 127.0.0.1 (never 2379 or 2380)
+// and the proxy with internal/etcdtest, and stops every process it
+// started by its pid or process group, on errors and SIGINT too. It exits
+// 1 on a failed check or a harness error.
 package main
 
 import (
@@ -46,16 +46,11 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/solehq/sole/internal/etcdtest"
 )
 
 func main() {
-	if len(os.Args) > 1 {
-		switch os.Args[1] {
-		case "proxy":
-			proxyMain(os.Args[2:])
-			return
-		}
-	}
 	o := opts{}
 	flag.IntVar(&o.runs, "runs", 50, "uncontended acquire+release runs of each of sole and etcdctl")
 	flag.IntVar(&o.handoffs, "handoffs", 20, "graceful handoffs")
@@ -76,20 +71,9 @@ func main() {
 		interrupted.Store(true)
 		fmt.Fprintf(os.Stderr, "fleetbench: %v: stopping\n", s)
 		cleanup()
-		if b.dir != "" {
-			os.RemoveAll(b.dir)
-		}
 		os.Exit(130)
 	}()
-	code := b.main()
-	if interrupted.Load() {
-		select {} // the signal's goroutine exits
-	}
-	cleanup()
-	if b.dir != "" {
-		os.RemoveAll(b.dir)
-	}
-	os.Exit(code)
+	exit(b.main())
 }
 
 // interrupted is set once a signal stops the benchmark: what fails then
@@ -98,6 +82,7 @@ var interrupted atomic.Bool
 
 // fail reports a harness error and returns 1.
 func fail(err error) int {
+	bt.fail()
 	if !interrupted.Load() {
 		fmt.Fprintln(os.Stderr, "fleetbench:", err)
 	}
@@ -114,11 +99,10 @@ type bench struct {
 	opts
 	dir     string // temporary directory
 	sole    string // sole, with sole-fleet beside it
-	self    string // a copy of this program, for its helpers
 	etcdctl string
 	truebin string
 	date    string
-	e       *etcd
+	addr    string // etcd's client address, 127.0.0.1:PORT
 	url     string // etcd://127.0.0.1:PORT
 }
 
@@ -128,7 +112,7 @@ func (b *bench) main() int {
 		return fail(err)
 	}
 	fmt.Printf("fleetbench: etcd %s on %s (its own), etcdctl %s, sole and sole-fleet built from this tree (setup %s)\n",
-		b.e.version(), b.e.addr, b.etcdctl, since(begin))
+		b.version(), b.addr, b.etcdctl, since(begin))
 	var failed []string
 
 	// 1. Uncontended.
@@ -212,11 +196,10 @@ func (b *bench) setup() error {
 	if b.dir, err = os.MkdirTemp("", "fleetbench"); err != nil {
 		return err
 	}
+	bt.dir = b.dir
+	bt.Cleanup(func() { os.RemoveAll(b.dir) }) // the last cleanup
 	if b.etcdctl, err = exec.LookPath("etcdctl"); err != nil {
 		return fmt.Errorf("etcdctl (Debian package etcd-client): %w", err)
-	}
-	if _, err := os.Stat("/usr/bin/etcd"); err != nil {
-		return fmt.Errorf("etcd (Debian package etcd-server): %w", err)
 	}
 	if b.truebin, err = exec.LookPath("true"); err != nil {
 		return err
@@ -239,20 +222,15 @@ func (b *bench) setup() error {
 	// The programs run are copies of what the linker wrote, as an
 	// installer would leave them (see bench/flock-ratio.sh: a binary just
 	// written by the linker was seen to start slower).
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
-	for dst, src := range map[string]string{"sole": build + "/sole", "sole-fleet": build + "/sole-fleet", "fleetbench": self} {
-		if err := copyFile(filepath.Join(bin, dst), src); err != nil {
+	for _, name := range []string{"sole", "sole-fleet"} {
+		if err := copyFile(filepath.Join(bin, name), filepath.Join(build, name)); err != nil {
 			return err
 		}
 	}
-	b.sole, b.self = filepath.Join(bin, "sole"), filepath.Join(bin, "fleetbench")
-	if b.e, err = startEtcd(b.dir); err != nil {
-		return err
-	}
-	b.url = "etcd://" + b.e.addr
+	b.sole = filepath.Join(bin, "sole")
+	// A failure is bt.Fatalf: it reports, cleans up and exits 1.
+	c := etcdtest.Start(bt, 1)
+	b.addr, b.url = c.Members[0].ClientAddr, c.URL("")
 	return nil
 }
 
@@ -267,7 +245,7 @@ func (b *bench) start(name, log string, stdin *os.File, argv ...string) (*proc, 
 	defer f.Close()
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, f, f
-	cmd.Env = environ("ETCDCTL_API=3")
+	cmd.Env = etcdtest.Environ("ETCDCTL_API=3")
 	return start(name, cmd)
 }
 
@@ -284,7 +262,7 @@ func (b *bench) soleArgs(url, name, node string, extra []string, command ...stri
 // uncontended times whole processes of each, alternating.
 func (b *bench) uncontended() (sole, ctl []time.Duration, err error) {
 	soleArgv := b.soleArgs(b.url, "b", "u", nil, b.truebin)
-	ctlArgv := []string{b.etcdctl, "--endpoints=" + b.e.addr, "lock", "b", "--", b.truebin}
+	ctlArgv := []string{b.etcdctl, "--endpoints=" + b.addr, "lock", "b", "--", b.truebin}
 	timeIt := func(name string, argv []string) (time.Duration, error) {
 		f, err := os.OpenFile(b.path(name+".log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 		if err != nil {
@@ -293,13 +271,13 @@ func (b *bench) uncontended() (sole, ctl []time.Duration, err error) {
 		defer f.Close()
 		cmd := exec.Command(argv[0], argv[1:]...)
 		cmd.Stdout, cmd.Stderr = f, f
-		cmd.Env = environ("ETCDCTL_API=3")
+		cmd.Env = etcdtest.Environ("ETCDCTL_API=3")
 		t0 := time.Now()
 		p, err := start(name, cmd)
 		if err != nil {
 			return 0, err
 		}
-		<-p.done
+		<-p.Done()
 		d := time.Since(t0)
 		if c := p.exitCode(); c != 0 {
 			return 0, fmt.Errorf("%s exited %d: %s", strings.Join(argv, " "), c, p.output())
@@ -369,7 +347,6 @@ func (b *bench) startStamping(name, log, out string, stdin *os.File, argv ...str
 	defer l.Close()
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, f, l
-	cmd.Env = environ()
 	return start(name, cmd)
 }
 
@@ -384,7 +361,7 @@ func (b *bench) stampCost() (time.Duration, error) {
 		if err != nil {
 			return 0, err
 		}
-		<-p.done
+		<-p.Done()
 		t, err := readStamp(out)
 		if err != nil {
 			return 0, err
@@ -430,18 +407,18 @@ func (b *bench) startPair(name string, extra []string) (a, bp *proc, w *os.File,
 		return nil, nil, nil, err
 	}
 	prefix := "sole/" + name + "/lock/"
-	if err = b.e.waitContenders(prefix, 1, a); err == nil {
+	if err = b.waitContenders(prefix, 1, a); err == nil {
 		bp, err = b.startStamping("sole B", name+"-b.log", b.path(name+".b"), nil,
 			b.soleArgs(b.url, name, "b", append(slices.Clip(extra), "--wait"), b.date, "+%s%N")...)
 	}
 	if err == nil {
-		err = b.e.waitContenders(prefix, 2, a, bp)
+		err = b.waitContenders(prefix, 2, a, bp)
 	}
 	if err != nil {
 		w.Close()
-		a.stop(5 * time.Second)
+		a.Stop(5 * time.Second)
 		if bp != nil {
-			bp.stop(5 * time.Second)
+			bp.Stop(5 * time.Second)
 		}
 		return nil, nil, nil, err
 	}
@@ -455,11 +432,11 @@ func (b *bench) handoffOnce(name string) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer a.stop(5 * time.Second)
-	defer bp.stop(5 * time.Second)
+	defer a.Stop(5 * time.Second)
+	defer bp.Stop(5 * time.Second)
 	w.Close()
 	for _, p := range []*proc{a, bp} {
-		if !p.wait(15 * time.Second) {
+		if !p.Wait(15 * time.Second) {
 			return 0, fmt.Errorf("%s still running", p.name)
 		}
 		if c := p.exitCode(); c != 0 {
@@ -497,11 +474,11 @@ func (b *bench) failoverOnce(name string) (time.Duration, error) {
 		return 0, err
 	}
 	defer w.Close()
-	defer a.stop(5 * time.Second)
-	defer bp.stop(5 * time.Second)
+	defer a.Stop(5 * time.Second)
+	defer bp.Stop(5 * time.Second)
 	tKill := time.Now()
-	a.signal(syscall.SIGKILL)
-	if !bp.wait(b.ttl + 15*time.Second) {
+	a.Signal(syscall.SIGKILL)
+	if !bp.Wait(b.ttl + 15*time.Second) {
 		return 0, fmt.Errorf("node B still waiting %v after the kill", b.ttl+15*time.Second)
 	}
 	if c := bp.exitCode(); c != 0 {

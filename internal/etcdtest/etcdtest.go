@@ -14,13 +14,15 @@
 //
 // A Unix system, etcd (Debian package etcd-server; written against 3.4) and,
 // for Etcdctl, etcdctl (etcd-client). When one is missing, the test is
-// skipped, or fails under CI=true.
+// skipped, or fails under CI=true. A program without a testing.TB passes
+// a T of its own (see T).
 //
 // # Processes
 //
-// Every member and proxy is a child process of the test, stopped by its pid
-// when the test ends (nothing is ever signalled by name); on Linux a child
-// also gets SIGKILL when the test binary dies without running its cleanups.
+// Every member and proxy is a child process of the test (a Proc), stopped
+// by its pid when the test ends (nothing is ever signalled by name); on
+// Linux a child also gets SIGKILL when the test binary dies without
+// running its cleanups. StartProc starts any other child that way.
 // A member's ports are free ports of 127.0.0.1 chosen by the harness, never
 // 2379 and 2380, which a system etcd may hold. Its directory (Member.Dir)
 // holds its data directory, data, and its log, etcd.log, whose tail the test
@@ -75,6 +77,44 @@ var healthClient = &http.Client{
 	Transport: &http.Transport{DisableKeepAlives: true},
 }
 
+// T is what the package needs of a test. *testing.T and *testing.B have
+// it, and so can a program without a testing.TB (bench/fleetbench): its
+// Fatalf must not return (it exits, say), Cleanup's functions must run in
+// reverse order when it is done, and what TempDir makes must go then.
+// Where a testing.TB skips a test for want of etcd, etcdctl or a Unix
+// system (or fails it under CI=true), any other T gets Fatalf.
+type T interface {
+	Helper()
+	Logf(format string, args ...any)
+	Fatalf(format string, args ...any)
+	Cleanup(func())
+	TempDir() string
+	Failed() bool
+}
+
+// need is testenv.Need for a T.
+func need(t T, ok bool, why string) {
+	t.Helper()
+	if tb, isTB := t.(testing.TB); isTB {
+		testenv.Need(tb, ok, "%s", why)
+	} else if !ok {
+		t.Fatalf("%s", why)
+	}
+}
+
+// needTool is testenv.NeedTool for a T.
+func needTool(t T, name, debianPackage string) string {
+	t.Helper()
+	if tb, ok := t.(testing.TB); ok {
+		return testenv.NeedTool(tb, name, debianPackage)
+	}
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatalf("%s not found (Debian package %s): %v", name, debianPackage, err)
+	}
+	return p
+}
+
 // Cluster is a cluster of etcd members started by Start.
 type Cluster struct {
 	// Members are the members, named m1, m2, ...
@@ -106,7 +146,7 @@ type Member struct {
 
 	c  *Cluster
 	mu sync.Mutex
-	p  *proc // the last process started; nil before the first start
+	p  *Proc // the last process started; nil before the first start
 }
 
 // Start starts a cluster of n members on 127.0.0.1 and waits until every
@@ -115,16 +155,16 @@ type Member struct {
 // taken by someone else between the harness's choice and etcd's bind makes
 // Start try again with new ports; any other failure fails the test with
 // the tail of the members' logs.
-func Start(t testing.TB, n int) *Cluster {
+func Start(t T, n int) *Cluster {
 	t.Helper()
 	return start(t, n, nil)
 }
 
 // start is Start, and StartTLS with tls.
-func start(t testing.TB, n int, tls *tlsSetup) *Cluster {
+func start(t T, n int, tls *tlsSetup) *Cluster {
 	t.Helper()
-	testenv.Need(t, supported, "etcdtest needs a Unix system")
-	etcd := testenv.NeedTool(t, "etcd", "etcd-server")
+	need(t, supported, "etcdtest needs a Unix system")
+	etcd := needTool(t, "etcd", "etcd-server")
 	if n < 1 {
 		t.Fatalf("etcdtest: start %d members", n)
 	}
@@ -213,7 +253,8 @@ func (c *Cluster) start(base string, n int) (time.Duration, error) {
 var pickPorts = freePorts
 
 // freePorts returns n distinct ports of 127.0.0.1 that were free a moment
-// ago: it listens on port 0 n times at once, then closes the listeners.
+// ago, never 2379 or 2380 (a system etcd's): it listens on port 0 until it
+// has n of them at once, then closes the listeners.
 func freePorts(n int) ([]int, error) {
 	var ports []int
 	var lns []net.Listener
@@ -222,13 +263,15 @@ func freePorts(n int) ([]int, error) {
 			ln.Close()
 		}
 	}()
-	for range n {
+	for len(ports) < n {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return nil, fmt.Errorf("pick a free port: %w", err)
 		}
 		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+		if p := ln.Addr().(*net.TCPAddr).Port; p != 2379 && p != 2380 {
+			ports = append(ports, p)
+		}
 	}
 	return ports, nil
 }
@@ -245,7 +288,7 @@ func (c *Cluster) portTaken() bool {
 
 // logTails shows the end of every member's log in the test log. Start's
 // cleanup calls it when the test failed.
-func (c *Cluster) logTails(t testing.TB) {
+func (c *Cluster) logTails(t T) {
 	t.Helper()
 	for _, m := range c.Members {
 		t.Logf("etcdtest: %s (client %s, peer %s) %s:\n%s", m.Name, m.ClientAddr, m.PeerAddr, m.logPath(), m.logTail())
@@ -307,7 +350,7 @@ func (c *Cluster) StopAll() {
 // WaitHealthy waits until every running member is healthy, after a Kill
 // say (the members left must elect a leader before they serve), or fails
 // the test.
-func (c *Cluster) WaitHealthy(t testing.TB) {
+func (c *Cluster) WaitHealthy(t T) {
 	t.Helper()
 	var running []*Member
 	for _, m := range c.Members {
@@ -323,9 +366,9 @@ func (c *Cluster) WaitHealthy(t testing.TB) {
 // Etcdctl runs etcdctl (API 3) with --endpoints set to all the members and
 // args, and returns its standard output. It fails the test when etcdctl
 // fails or runs longer than 30 s.
-func (c *Cluster) Etcdctl(t testing.TB, args ...string) string {
+func (c *Cluster) Etcdctl(t T, args ...string) string {
 	t.Helper()
-	testenv.NeedTool(t, "etcdctl", "etcd-client")
+	needTool(t, "etcdctl", "etcd-client")
 	ctx, cancel := context.WithTimeout(context.Background(), etcdctlTimeout)
 	defer cancel()
 	if c.TLS != nil {
@@ -344,7 +387,7 @@ func (c *Cluster) Etcdctl(t testing.TB, args ...string) string {
 // The ETCDCTL_* variables of the environment are not passed on.
 func RunEtcdctl(ctx context.Context, endpoints []string, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, "etcdctl", append([]string{"--endpoints=" + strings.Join(endpoints, ",")}, args...)...)
-	cmd.Env = environ("ETCDCTL_API=3")
+	cmd.Env = Environ("ETCDCTL_API=3")
 	cmd.WaitDelay = time.Second
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout = &stdout
@@ -356,7 +399,7 @@ func RunEtcdctl(ctx context.Context, endpoints []string, args ...string) (string
 }
 
 // proc returns the member's last process, or nil.
-func (m *Member) proc() *proc {
+func (m *Member) proc() *Proc {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.p
@@ -366,7 +409,7 @@ func (m *Member) proc() *proc {
 // may have exited).
 func (m *Member) PID() int {
 	if p := m.proc(); p != nil {
-		return p.pid()
+		return p.PID()
 	}
 	return 0
 }
@@ -375,14 +418,14 @@ func (m *Member) PID() int {
 // exited but not yet reaped).
 func (m *Member) Running() bool {
 	p := m.proc()
-	return p != nil && p.running()
+	return p != nil && p.Running()
 }
 
 // Kill sends SIGKILL to the member's process and waits for it to be
 // reaped. It does nothing when the member is not running.
 func (m *Member) Kill() {
 	if p := m.proc(); p != nil {
-		p.kill()
+		p.Kill()
 	}
 }
 
@@ -392,13 +435,13 @@ func (m *Member) Kill() {
 // takes 7 s when the member it picks is down (see StopAll).
 func (m *Member) Stop() {
 	if p := m.proc(); p != nil {
-		p.stop(stopGrace)
+		p.Stop(stopGrace)
 	}
 }
 
 // Restart starts the stopped (or killed) member again, with its data
 // directory and ports, and waits until it is healthy; or fails the test.
-func (m *Member) Restart(t testing.TB) {
+func (m *Member) Restart(t T) {
 	t.Helper()
 	if m.Running() {
 		t.Fatalf("etcdtest: restart %s: still running", m.Name)
@@ -442,12 +485,12 @@ func (m *Member) start(state string) error {
 		"--log-outputs", m.logPath(),
 	}, extra...)...)
 	cmd.Dir = m.Dir
-	cmd.Env = environ()
+	cmd.Env = Environ()
 	// What etcd writes outside its logger (a panic, say) goes to the log
 	// too; both append.
 	cmd.Stdout = log
 	cmd.Stderr = log
-	p, err := startProc(cmd)
+	p, err := StartProc(cmd)
 	if err != nil {
 		return fmt.Errorf("start %s: %w", m.Name, err)
 	}
@@ -489,8 +532,8 @@ func waitHealthy(ms []*Member, deadline time.Time) error {
 			return w == ""
 		})
 		for _, m := range ms {
-			if p := m.proc(); !p.running() {
-				return fmt.Errorf("%s (pid %d) exited: %v", m.Name, p.pid(), p.err)
+			if p := m.proc(); !p.Running() {
+				return fmt.Errorf("%s (pid %d) exited: %v", m.Name, p.PID(), p.err)
 			}
 		}
 		if len(pending) == 0 {
@@ -578,7 +621,7 @@ func (m *Member) logTail() string {
 
 // Leader returns the member that is the cluster's leader now, waiting up
 // to 10 s for one.
-func (c *Cluster) Leader(t testing.TB) *Member {
+func (c *Cluster) Leader(t T) *Member {
 	t.Helper()
 	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
 		for _, m := range c.Members {

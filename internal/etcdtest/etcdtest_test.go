@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/solehq/sole/internal/testenv"
 )
 
 func TestURL(t *testing.T) {
@@ -227,4 +229,41 @@ func startEcho(t *testing.T) string {
 		}
 	}()
 	return ln.Addr().String()
+}
+
+// programT is a T that is no testing.TB, as a program's (bench/fleetbench).
+type programT struct{ t *testing.T }
+
+func (p programT) Helper()                           { p.t.Helper() }
+func (p programT) Logf(format string, args ...any)   { p.t.Logf(format, args...) }
+func (p programT) Fatalf(format string, args ...any) { p.t.Fatalf(format, args...) }
+func (p programT) Cleanup(f func())                  { p.t.Cleanup(f) }
+func (p programT) TempDir() string                   { return p.t.TempDir() }
+func (p programT) Failed() bool                      { return p.t.Failed() }
+
+// TestProgramT checks StartProxy for a T that is no testing.TB: it looks
+// its tools up itself, and builds a tcpproxy of its own in its TempDir.
+func TestProgramT(t *testing.T) {
+	testenv.Need(t, supported, "etcdtest needs a Unix system")
+	pt := programT{t}
+	if p := needTool(pt, "sh", "dash"); p == "" {
+		t.Fatal("needTool returned no path")
+	}
+	p := StartProxy(pt, startEcho(t))
+	if p.p.Cmd.Path == proxyBuild.path {
+		t.Fatalf("the proxy of a program runs the tests' tcpproxy %s", p.p.Cmd.Path)
+	}
+	conn, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 2)
+	if _, err := io.WriteString(conn, "hi"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(conn, buf); err != nil || string(buf) != "hi" {
+		t.Fatalf("echo through the proxy: %q, %v", buf, err)
+	}
 }

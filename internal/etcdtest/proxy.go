@@ -18,8 +18,8 @@ import (
 // proxyStartTimeout bounds StartProxy, from exec to the proxy's address.
 const proxyStartTimeout = 10 * time.Second
 
-// proxyBuild is the tcpproxy binary, built once per test binary into a
-// directory of its own that is left behind.
+// proxyBuild is the tcpproxy binary of the tests, built once per test
+// binary into a directory of its own that is left behind.
 var proxyBuild struct {
 	once sync.Once
 	path string
@@ -27,21 +27,30 @@ var proxyBuild struct {
 }
 
 // proxyBinary returns the path of the tcpproxy binary, building it first.
-func proxyBinary() (string, error) {
+// A T that is no testing.TB (a program's) gets a build of its own in its
+// TempDir, which goes with it.
+func proxyBinary(t T) (string, error) {
+	if _, ok := t.(testing.TB); !ok {
+		return buildProxy(t.TempDir())
+	}
 	proxyBuild.once.Do(func() {
 		dir, err := os.MkdirTemp("", "etcdtest-tcpproxy-")
-		if err != nil {
-			proxyBuild.err = err
-			return
+		if err == nil {
+			proxyBuild.path, err = buildProxy(dir)
 		}
-		name := "tcpproxy"
-		if runtime.GOOS == "windows" {
-			name += ".exe"
-		}
-		proxyBuild.path = filepath.Join(dir, name)
-		proxyBuild.err = testenv.BuildTo(proxyBuild.path, "internal/etcdtest/tcpproxy")
+		proxyBuild.err = err
 	})
 	return proxyBuild.path, proxyBuild.err
+}
+
+// buildProxy builds the command internal/etcdtest/tcpproxy into dir.
+func buildProxy(dir string) (string, error) {
+	name := "tcpproxy"
+	if runtime.GOOS == "windows" {
+		name += ".exe"
+	}
+	path := filepath.Join(dir, name)
+	return path, testenv.BuildTo(path, "internal/etcdtest/tcpproxy")
 }
 
 // Proxy is a TCP proxy in a process of its own (the tcpproxy command), so
@@ -52,16 +61,16 @@ func proxyBinary() (string, error) {
 type Proxy struct {
 	addr   string
 	target string
-	p      *proc
+	p      *Proc
 }
 
 // StartProxy starts a proxy that listens on a free port of 127.0.0.1 and
 // forwards every connection to target ("127.0.0.1:PORT"). It is killed
 // when the test ends.
-func StartProxy(t testing.TB, target string) *Proxy {
+func StartProxy(t T, target string) *Proxy {
 	t.Helper()
-	testenv.Need(t, supported, "etcdtest needs a Unix system")
-	bin, err := proxyBinary()
+	need(t, supported, "etcdtest needs a Unix system")
+	bin, err := proxyBinary(t)
 	if err != nil {
 		t.Fatalf("etcdtest: %v", err)
 	}
@@ -79,7 +88,7 @@ func StartProxy(t testing.TB, target string) *Proxy {
 	cmd := exec.Command(bin, "127.0.0.1:0", target)
 	cmd.Stdout = w
 	cmd.Stderr = stderr
-	p, err := startProc(cmd)
+	p, err := StartProc(cmd)
 	w.Close()
 	if err != nil {
 		t.Fatalf("etcdtest: start proxy to %s: %v", target, err)
@@ -101,7 +110,7 @@ func StartProxy(t testing.TB, target string) *Proxy {
 	if err != nil {
 		px.Kill()
 		b, _ := os.ReadFile(errPath)
-		t.Fatalf("etcdtest: start proxy to %s: read its address: %v (%v) %s", target, err, p.err, b)
+		t.Fatalf("etcdtest: start proxy to %s: read its address: %v (%v) %s", target, err, p.Err(), b)
 	}
 	px.addr = strings.TrimSpace(line)
 	return px
@@ -111,25 +120,19 @@ func StartProxy(t testing.TB, target string) *Proxy {
 func (p *Proxy) Addr() string { return p.addr }
 
 // PID returns the pid of the proxy's process.
-func (p *Proxy) PID() int { return p.p.pid() }
+func (p *Proxy) PID() int { return p.p.PID() }
 
 // Freeze stops the proxy's process with SIGSTOP and, on Linux, waits until
 // the kernel says it is stopped.
-func (p *Proxy) Freeze() {
-	p.p.signal(sigStop)
-	waitStopped(p.p, true)
-}
+func (p *Proxy) Freeze() { p.p.Freeze() }
 
 // Thaw lets a frozen proxy's process go on with SIGCONT.
-func (p *Proxy) Thaw() {
-	p.p.signal(sigCont)
-	waitStopped(p.p, false)
-}
+func (p *Proxy) Thaw() { p.p.Thaw() }
 
 // Kill kills the proxy's process with SIGKILL, frozen or not, and waits for
 // it to be reaped. Its connections are then closed. It does nothing on a
 // second call.
-func (p *Proxy) Kill() { p.p.kill() }
+func (p *Proxy) Kill() { p.p.Kill() }
 
 // String describes the proxy.
 func (p *Proxy) String() string { return fmt.Sprintf("proxy %s to %s", p.addr, p.target) }

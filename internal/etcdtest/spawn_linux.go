@@ -44,10 +44,10 @@ func spawn(cmd *exec.Cmd) error {
 // waitStopped waits, up to a second, until the kernel shows p's process
 // stopped (state T), or no longer stopped when stopped is false: SIGSTOP
 // and SIGCONT take effect asynchronously.
-func waitStopped(p *proc, stopped bool) {
-	stat := "/proc/" + strconv.Itoa(p.pid()) + "/stat"
+func waitStopped(p *Proc, stopped bool) {
+	stat := "/proc/" + strconv.Itoa(p.PID()) + "/stat"
 	deadline := time.Now().Add(time.Second)
-	for p.running() && time.Now().Before(deadline) {
+	for p.Running() && time.Now().Before(deadline) {
 		b, err := os.ReadFile(stat)
 		if err != nil {
 			return

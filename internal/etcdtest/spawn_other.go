@@ -10,4 +10,4 @@ func spawn(cmd *exec.Cmd) error { return cmd.Start() }
 
 // waitStopped would wait for SIGSTOP or SIGCONT to take effect; without
 // Linux's /proc it returns at once.
-func waitStopped(p *proc, stopped bool) {}
+func waitStopped(p *Proc, stopped bool) {}

@@ -11,7 +11,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"testing"
 	"time"
 )
 
@@ -27,7 +26,7 @@ type TLSFiles struct {
 // (--client-cert-auth). The certificates are made for the test, in its
 // directory: c.TLS names the client's. Peers speak plain HTTP, and each
 // member's health is read from a plain metrics URL of its own.
-func StartTLS(t testing.TB, n int) *Cluster {
+func StartTLS(t T, n int) *Cluster {
 	t.Helper()
 	dir := t.TempDir()
 	files, server, err := makeCerts(dir)

@@ -133,6 +133,13 @@ func acquireFleet(l *pidlock.Lock, o *runOpts, wait time.Duration, sigs <-chan o
 		who := "another node"
 		if le != nil && le.Holder != nil {
 			who = le.Holder.String()
+		} else if le == nil {
+			// The wait ran out: who holds it now?
+			sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			if st, err := fleetBackend.Status(sctx, c); err == nil && st.Holder != nil {
+				who = st.Holder.String()
+			}
+			cancel()
 		}
 		switch {
 		case o.quiet:

@@ -230,6 +230,30 @@ func TestFleetBusy(t *testing.T) {
 	if code := exitCode(err); code != 0 || len(out) != 0 {
 		t.Errorf("-q -E 0: exit %d, %q", code, out)
 	}
+	// --wait --timeout: 75 once the time is up, naming the holder.
+	start := time.Now()
+	out, err = soleCmd("run", "--fleet", c.URL(""), "--name", "job", "--lock", filepath.Join(dir, "b.lock"), "--wait", "--timeout", "1s", "--", "true").CombinedOutput()
+	if code := exitCode(err); code != cli.ExitTempFail || !strings.Contains(string(out), "sole: job is still running after 1s, across the fleet (pid "+strconv.Itoa(holder.cmd.Process.Pid)+" on ") {
+		t.Errorf("--wait --timeout 1s: exit %d:\n%s", code, out)
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("--timeout 1s took %v", took)
+	}
+	// A signal ends the wait: 128+N, one line, the lease given back.
+	w := soleCmd("run", "--fleet", c.URL(""), "--name", "job", "--lock", filepath.Join(dir, "b.lock"), "--wait", "-q", "--", "true")
+	var werr bytes.Buffer
+	w.Stderr = &werr
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	_ = w.Process.Signal(syscall.SIGINT)
+	if code := exitCode(w.Wait()); code != 130 || !strings.Contains(werr.String(), "sole: job: gave up waiting for the fleet lock: interrupted by interrupt") {
+		t.Errorf("SIGINT while waiting: exit %d:\n%s", code, werr.String())
+	}
+	if st, _ := soleCmd("status", "--fleet", c.URL(""), "job").Output(); strings.Contains(string(st), "waiting") {
+		t.Errorf("the interrupted waiter is still a contender:\n%s", st)
+	}
 	_ = holder.cmd.Process.Signal(syscall.SIGTERM)
 	if code := holder.wait(t, 10*time.Second); code != 3 {
 		t.Errorf("holder exited %d, want COMMAND's 3:\n%s", code, holder.stderr.String())

@@ -264,7 +264,13 @@ func unreachable(err error) bool {
 		strings.Contains(s, "DeadlineExceeded") || strings.Contains(s, "context deadline exceeded")
 }
 
-func wrapUnreachable(c fleet.Config, err error) error {
+// wrapUnreachable makes err an *UnreachableError when it says that etcd
+// did not answer in time, but not when ctx, the caller's, ended: then the
+// caller gave up, and etcd is not to blame.
+func wrapUnreachable(ctx context.Context, c fleet.Config, err error) error {
+	if ctx.Err() != nil {
+		return err
+	}
 	if unreachable(err) {
 		return &fleet.UnreachableError{Endpoints: c.Endpoints, Err: err}
 	}
@@ -373,7 +379,7 @@ func (c *fleetConfig) attempt(ctx context.Context, cli *clientv3.Client, wait bo
 	g, err := cli.Grant(gctx, int64(math.Ceil(c.TTL.Seconds())))
 	cancel()
 	if err != nil {
-		return nil, wrapUnreachable(c.Config, err)
+		return nil, wrapUnreachable(ctx, c.Config, err)
 	}
 	h := newHold(cli, g.ID, time.Duration(g.TTL)*time.Second, sent)
 	fail := func(err error) (*hold, error) {
@@ -382,7 +388,7 @@ func (c *fleetConfig) attempt(ctx context.Context, cli *clientv3.Client, wait bo
 	}
 	sess, err := concurrency.NewSession(cli, concurrency.WithLease(g.ID))
 	if err != nil {
-		return fail(wrapUnreachable(c.Config, err))
+		return fail(wrapUnreachable(ctx, c.Config, err))
 	}
 	// The session's own keepalives would only lengthen the lease, but
 	// the deadline is this process's: only its keepalives renew it.
@@ -464,7 +470,7 @@ func (c *fleetConfig) attempt(ctx context.Context, cli *clientv3.Client, wait bo
 		}
 	}
 	if err != nil {
-		return fail(wrapUnreachable(c.Config, err))
+		return fail(wrapUnreachable(ctx, c.Config, err))
 	}
 	select {
 	case <-h.lost:
@@ -526,15 +532,15 @@ func (Backend) Status(ctx context.Context, cfg fleet.Config) (fleet.Status, erro
 // holds the lock.
 func (c *fleetConfig) status(ctx context.Context, cli *clientv3.Client) (fleet.Status, error) {
 	st := fleet.Status{Name: c.Name, Waiters: []fleet.Holder{}}
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	sctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	locks, err := cli.Get(ctx, c.LockPrefix()+"/", clientv3.WithPrefix(), clientv3.WithSort(clientv3.SortByCreateRevision, clientv3.SortAscend))
+	locks, err := cli.Get(sctx, c.LockPrefix()+"/", clientv3.WithPrefix(), clientv3.WithSort(clientv3.SortByCreateRevision, clientv3.SortAscend))
 	if err != nil {
-		return st, wrapUnreachable(c.Config, err)
+		return st, wrapUnreachable(ctx, c.Config, err)
 	}
-	who, err := cli.Get(ctx, c.WhoPrefix(), clientv3.WithPrefix())
+	who, err := cli.Get(sctx, c.WhoPrefix(), clientv3.WithPrefix())
 	if err != nil {
-		return st, wrapUnreachable(c.Config, err)
+		return st, wrapUnreachable(ctx, c.Config, err)
 	}
 	records := map[int64]record{}
 	for _, kv := range who.Kvs {
@@ -567,7 +573,7 @@ func (Backend) List(ctx context.Context, cfg fleet.Config) ([]fleet.Status, erro
 	r, err := cli.Get(lctx, c.NamesPrefix(), clientv3.WithPrefix(), clientv3.WithKeysOnly())
 	cancel()
 	if err != nil {
-		return nil, wrapUnreachable(c.Config, err)
+		return nil, wrapUnreachable(ctx, c.Config, err)
 	}
 	var names []string
 	seen := map[string]bool{}
