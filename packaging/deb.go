@@ -10,6 +10,13 @@ package packaging
 // systemd runs ([ -d /run/systemd/system ]). The tests compare each part,
 // command for command, with the autoscripts of the debhelper installed on
 // the machine.
+//
+// A fleet service (Spec.Fleet: `sole run --fleet ... --wait`) reports
+// READY=1 only once it holds its lock across the fleet, which on a node
+// that stands by may be never; deb-systemd-invoke's systemctl waits for
+// the start job, so its postinst does what deb-systemd-invoke start and
+// restart do (policy-rc.d asked first, only an enabled unit started) with
+// systemctl --no-block instead: dpkg never waits for the lock.
 
 import (
 	"fmt"
@@ -50,6 +57,52 @@ fi
 			_dh_action=start
 		fi
 		deb-systemd-invoke $_dh_action #UNIT# >/dev/null || true
+	fi
+fi
+`
+	// debFleetRestart is debRestart for a fleet service: the job is
+	// queued, not waited for. It does what deb-systemd-invoke
+	// (init-system-helpers 1.65) does for start and restart: policy-rc.d
+	// (under $DPKG_ROOT) is asked first and its 101 means do nothing (so
+	// an image build in a chroot or a container starts nothing); start
+	// only an enabled unit (is-enabled says enabled or enabled-runtime),
+	// restart one that is enabled or active.
+	debFleetRestart = `if [ "$1" = "configure" ] || [ "$1" = "abort-upgrade" ] || [ "$1" = "abort-deconfigure" ] || [ "$1" = "abort-remove" ] ; then
+	if [ -d /run/systemd/system ]; then
+		systemctl --system daemon-reload >/dev/null || true
+		# Start on a first installation, restart (once, with the new
+		# files in place) on an upgrade.
+		if [ -n "$2" ]; then
+			_dh_action=restart
+		else
+			_dh_action=start
+		fi
+		# As deb-systemd-invoke $_dh_action #UNIT# does, but queueing
+		# the job without waiting for it: a fleet service is ready only
+		# once it holds its lock across the fleet, which a node that
+		# stands by may never do.
+		_sole_policy=0
+		if [ -x "${DPKG_ROOT:-}/usr/sbin/policy-rc.d" ]; then
+			"${DPKG_ROOT:-}/usr/sbin/policy-rc.d" #UNIT# "$_dh_action" || _sole_policy=$?
+		fi
+		if [ "$_sole_policy" = 101 ]; then
+			echo "${DPKG_ROOT:-}/usr/sbin/policy-rc.d returned 101, not running '$_dh_action #UNIT#'" >&2
+		else
+			case "$(systemctl --system is-enabled -- #UNIT#)" in
+			*enabled*)
+				systemctl --system --quiet --no-block $_dh_action #UNIT# >/dev/null || true
+				;;
+			*)
+				if [ "$_dh_action" = restart ] && systemctl --system --quiet is-active -- #UNIT#; then
+					systemctl --system --quiet --no-block restart #UNIT# >/dev/null || true
+				elif [ "$_dh_action" = restart ]; then
+					echo "#UNIT# is a disabled or a static unit not running, not starting it." >&2
+				else
+					echo "#UNIT# is a disabled or a static unit, not starting it." >&2
+				fi
+				;;
+			esac
+		fi
 	fi
 fi
 `
@@ -97,6 +150,44 @@ fi
 	fi
 fi
 `
+	// debUserFleetRestart is debUserRestart for a fleet service: what
+	// deb-systemd-invoke --user restart does (policy-rc.d asked first;
+	// systemd 249 or later, for systemctl --machine UID@; in each user
+	// manager that runs, restart the unit if it is enabled or active
+	// there), with the jobs queued, not waited for.
+	debUserFleetRestart = `if [ "$1" = "configure" ] || [ "$1" = "abort-upgrade" ] || [ "$1" = "abort-deconfigure" ] || [ "$1" = "abort-remove" ] ; then
+	if [ -z "${DPKG_ROOT:-}" ] && [ -d /run/systemd/system ]; then
+		systemctl --global daemon-reload >/dev/null || true
+		# (Re)start in the user managers that run, as
+		# deb-systemd-invoke --user restart #UNIT# does, but queueing
+		# the jobs without waiting for them: a fleet service is ready
+		# only once it holds its lock across the fleet, which a node
+		# that stands by may never do.
+		_sole_policy=0
+		if [ -x "${DPKG_ROOT:-}/usr/sbin/policy-rc.d" ]; then
+			"${DPKG_ROOT:-}/usr/sbin/policy-rc.d" #UNIT# restart || _sole_policy=$?
+		fi
+		if [ "$_sole_policy" = 101 ]; then
+			echo "${DPKG_ROOT:-}/usr/sbin/policy-rc.d returned 101, not running 'restart #UNIT#'" >&2
+		elif ! dpkg --compare-versions "$(systemctl --version --quiet | sed -n -r 's/systemd ([0-9]+) \(.*/\1/p')" ge 249; then
+			echo "systemctl does not support acting on user instances (systemd 249 or later does), skipping" >&2
+		else
+			for _sole_uid in $(systemctl --no-legend --quiet list-units 'user@*' | sed -n -r 's/.*user@([0-9]+).service.*/\1/p'); do
+				case "$(systemctl --user --machine "$_sole_uid@" is-enabled -- #UNIT#)" in
+				*enabled*) ;;
+				*)
+					if ! systemctl --user --machine "$_sole_uid@" --quiet is-active -- #UNIT#; then
+						echo "#UNIT# is a disabled or a static unit not running, not starting it." >&2
+						continue
+					fi
+					;;
+				esac
+				systemctl --quiet --user --machine "$_sole_uid@" --no-block restart #UNIT# >/dev/null || true
+			done
+		fi
+	fi
+fi
+`
 	debUserStop = `if [ -z "${DPKG_ROOT:-}" ] && [ "$1" = remove ] && [ -d /run/systemd/system ] ; then
 	deb-systemd-invoke --user stop #UNIT# >/dev/null || true
 fi
@@ -121,13 +212,21 @@ fi
 // service's lock lives in each user's own lock directory
 // (/run/lock/sole-UID/NAME, else /tmp/sole-UID/NAME), which is that
 // user's and is cleared at boot: the scripts leave it alone.
-func NewDebUserScripts(name string) (DebScripts, error) {
+func NewDebUserScripts(name string) (DebScripts, error) { return debUserScripts(name, false) }
+
+// debUserScripts are NewDebUserScripts', with debUserFleetRestart for a
+// fleet service.
+func debUserScripts(name string, fleet bool) (DebScripts, error) {
 	if err := pidlock.ValidName(name); err != nil {
 		return DebScripts{}, fmt.Errorf("packaging: %w", err)
 	}
 	script := debScript(name + ".service")
+	restart := debUserRestart
+	if fleet {
+		restart = debUserFleetRestart
+	}
 	return DebScripts{
-		Postinst: script(debUserEnable, debUserRestart),
+		Postinst: script(debUserEnable, restart),
 		Prerm:    script(debUserStop),
 		Postrm:   script(debUserReload, debUserPurge),
 	}, nil
@@ -155,10 +254,13 @@ func NewDebScripts(name string) (DebScripts, error) { return debScripts(name, de
 // debExtra are the parts of a system service's scripts that depend on its
 // options: the system user it runs as, created in postinst from its
 // sysusers.d file (sysusers, its base name), and the directories that
-// postrm removes on purge (a hardened service's state and logs).
+// postrm removes on purge (a hardened service's state and logs), and
+// whether it is a fleet service, whose postinst starts it without waiting
+// (debFleetRestart).
 type debExtra struct {
 	sysusers, user, group string
 	purgeDirs             []string
+	fleet                 bool
 }
 
 // debSysusers creates the service's system user before the service is
@@ -203,7 +305,11 @@ func debScripts(name string, x debExtra) (DebScripts, error) {
 	}
 	script := debScript(name + ".service")
 	var s DebScripts
-	s.Postinst = script(debEnable, debRestart)
+	restart := debRestart
+	if x.fleet {
+		restart = debFleetRestart
+	}
+	s.Postinst = script(debEnable, restart)
 	if x.sysusers != "" {
 		part := strings.NewReplacer("#CONF#", x.sysusers, "#ADDUSER#", adduserPart(x.user, x.group)).Replace(debSysusers)
 		s.Postinst = strings.Replace(s.Postinst, "set -e\n", "set -e\n"+

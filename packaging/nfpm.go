@@ -329,12 +329,13 @@ func (p *plan) version() string {
 // after removal.
 func (p *plan) scripts(format Format) (pre, post, preun, postun string, err error) {
 	user, group, create := p.sysUser()
+	fleet := p.s.Fleet != "" // started without waiting for its lock
 	if format == Deb {
 		if p.s.User {
-			ds, err := NewDebUserScripts(p.s.Name)
+			ds, err := debUserScripts(p.s.Name, fleet)
 			return "", ds.Postinst, ds.Prerm, ds.Postrm, err
 		}
-		var x debExtra
+		x := debExtra{fleet: fleet}
 		if create {
 			x.sysusers = path.Base(p.sysusersPath())
 			x.user, x.group = user, group
@@ -343,11 +344,11 @@ func (p *plan) scripts(format Format) (pre, post, preun, postun string, err erro
 		ds, err := debScripts(p.s.Name, x)
 		return "", ds.Postinst, ds.Prerm, ds.Postrm, err
 	}
-	newScripts := NewRPMScripts
+	newScripts := rpmScripts
 	if p.s.User {
-		newScripts = NewRPMUserScripts
+		newScripts = rpmUserScripts
 	}
-	rs, err := newScripts(p.s.Name)
+	rs, err := newScripts(p.s.Name, fleet)
 	if create {
 		pre = rpmUserPre(p.s.Name, user, group)
 	}
@@ -482,6 +483,9 @@ func (p *plan) lintianOverrides() string {
 		tag("Shipped unstripped on request (no-strip).", "unstripped-binary-or-object", p.programPath())
 	}
 	tag("The package is built outside the Debian archive: there is no ITP bug to close.", "initial-upload-closes-no-bugs", p.docDir()+"/changelog.Debian.gz:1")
+	if p.s.Fleet != "" {
+		fmt.Fprintf(&b, "# A fleet service may stand by for its lock forever: postinst asks policy-rc.d and starts it as deb-systemd-invoke does, but with systemctl --no-block.\n%s: maintainer-script-calls-systemctl [postinst:*]\n", p.s.Name)
+	}
 	if _, _, ok := p.sysUser(); ok {
 		// As polkitd's override says it in bookworm.
 		fmt.Fprintf(&b, "# postinst calls adduser only where systemd-sysusers is missing; it depends on one of them.\n%s: maintainer-script-needs-depends-on-adduser adduser * [postinst:*]\n", p.s.Name)

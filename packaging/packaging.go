@@ -44,8 +44,12 @@ const (
 // the same (the unit in /usr/lib/systemd/system, the configs as
 // %config(noreplace), no Debian changelog) and the scriptlets of
 // NewRPMScripts (with RunAs, the same sysusers.d file and a %pre creating
-// the user). An .msi installs the program (and sole.exe, for a
-// program run under `sole run`) under Program Files\NAME as a service
+// the user). A Spec.Fleet service's postinst and %postun start and
+// restart it without waiting for the start to end (systemctl --no-block,
+// after policy-rc.d and only when enabled, as deb-systemd-invoke does
+// otherwise): a node that stands by for the fleet lock is "activating"
+// until it holds it, and must not hold up apt or rpm. An .msi installs
+// the program (and sole.exe, for a program run under `sole run`) under Program Files\NAME as a service
 // started on install and stopped and removed on uninstall; with s.Sign
 // its programs and itself are signed.
 //

@@ -54,6 +54,38 @@ fi
 `
 )
 
+// The parts of a fleet service (Spec.Fleet: `sole run --fleet ... --wait`),
+// which reports READY=1 only once it holds its lock across the fleet, on
+// a node that stands by maybe never: its restart after an upgrade is
+// queued with systemctl --no-block, never waited for. It is not left to
+// systemd-update-helper's mark-restart-system-units either: the marked
+// units are restarted by the systemd package's file trigger at the end of
+// the transaction (systemctl reload-or-restart --marked), which waits for
+// the jobs as systemctl does without --no-block.
+const (
+	// %systemd_postun_with_restart, as the macros did before the helper,
+	// the restart queued.
+	rpmFleetPostun = `if [ $1 -ge 1 ]; then
+    # Package upgrade, not uninstall: restart if running, without
+    # waiting for the fleet lock
+    systemctl daemon-reload >/dev/null 2>&1 || :
+    systemctl --no-block try-restart #UNIT# >/dev/null 2>&1 || :
+fi
+`
+	// %systemd_user_postun_with_restart: in each user manager that runs
+	// (systemctl --machine UID@, systemd 249 or later), reload and
+	// restart if running, the restart queued.
+	rpmUserFleetPostun = `if [ $1 -ge 1 ] && [ -d /run/systemd/system ]; then
+    # Package upgrade, not uninstall: restart in the user managers that
+    # run, without waiting for the fleet lock
+    for uid in $(systemctl --no-legend list-units 'user@*' 2>/dev/null | sed -n -r 's/.*user@([0-9]+).service.*/\1/p'); do
+        systemctl --user --machine "$uid@" daemon-reload >/dev/null 2>&1 || :
+        systemctl --user --machine "$uid@" --no-block try-restart #UNIT# >/dev/null 2>&1 || :
+    done
+fi
+`
+)
+
 // The user parts: %systemd_user_post, %systemd_user_preun and
 // %systemd_user_postun_with_restart, with the commands of the macros
 // before systemd-update-helper as the fallback (which did not restart
@@ -85,7 +117,11 @@ fi
 // NewRPMUserScripts returns the scriptlets for the per-user service name:
 // those of %systemd_user_post, %systemd_user_preun and
 // %systemd_user_postun_with_restart.
-func NewRPMUserScripts(name string) (RPMScripts, error) {
+func NewRPMUserScripts(name string) (RPMScripts, error) { return rpmUserScripts(name, false) }
+
+// rpmUserScripts are NewRPMUserScripts', with rpmUserFleetPostun for a
+// fleet service.
+func rpmUserScripts(name string, fleet bool) (RPMScripts, error) {
 	if err := pidlock.ValidName(name); err != nil {
 		return RPMScripts{}, fmt.Errorf("packaging: %w", err)
 	}
@@ -93,10 +129,14 @@ func NewRPMUserScripts(name string) (RPMScripts, error) {
 	script := func(macro, part string) string {
 		return fmt.Sprintf("# Added by sole: %s %s (systemd's rpm macros)\n", macro, unit) + strings.ReplaceAll(part, "#UNIT#", unit)
 	}
+	postun := rpmUserPostun
+	if fleet {
+		postun = rpmUserFleetPostun
+	}
 	return RPMScripts{
 		Post:   script("%systemd_user_post", rpmUserPost),
 		Preun:  script("%systemd_user_preun", rpmUserPreun),
-		Postun: script("%systemd_user_postun_with_restart", rpmUserPostun),
+		Postun: script("%systemd_user_postun_with_restart", postun),
 	}, nil
 }
 
@@ -119,7 +159,10 @@ func cleanup(name, cond string) string {
 // name.service): those of %systemd_post, %systemd_preun and
 // %systemd_postun_with_restart, and on removal the lock directory's
 // cleanup.
-func NewRPMScripts(name string) (RPMScripts, error) {
+func NewRPMScripts(name string) (RPMScripts, error) { return rpmScripts(name, false) }
+
+// rpmScripts are NewRPMScripts', with rpmFleetPostun for a fleet service.
+func rpmScripts(name string, fleet bool) (RPMScripts, error) {
 	if err := pidlock.ValidName(name); err != nil {
 		return RPMScripts{}, fmt.Errorf("packaging: %w", err)
 	}
@@ -134,10 +177,14 @@ func NewRPMScripts(name string) (RPMScripts, error) {
 		}
 		return b.String()
 	}
+	postun := rpmPostun
+	if fleet {
+		postun = rpmFleetPostun
+	}
 	return RPMScripts{
 		Post:   script("%systemd_post", rpmPost, ""),
 		Preun:  script("%systemd_preun", rpmPreun, ""),
-		Postun: script("%systemd_postun_with_restart", rpmPostun, cleanup(name, `[ $1 -eq 0 ]`)),
+		Postun: script("%systemd_postun_with_restart", postun, cleanup(name, `[ $1 -eq 0 ]`)),
 	}, nil
 }
 

@@ -93,15 +93,21 @@ func manage(cfg Config, cmd string, user, print bool, opts unit.Options, stdout,
 		return r.Code()
 	}
 	var err error
+	var standby string
 	switch cmd {
 	case "uninstall":
 		err = svcmgr.Uninstall(cfg.Name, user)
 	case "start":
-		err = svcmgr.Start(cfg.Name, user)
+		standby, err = svcmgr.StartStatus(cfg.Name, user)
 	case "stop":
 		err = svcmgr.Stop(cfg.Name, user)
 	case "restart":
-		err = svcmgr.Restart(cfg.Name, user)
+		standby, err = svcmgr.RestartStatus(cfg.Name, user)
+	}
+	if standby != "" {
+		// With Config.Fleet, another node holds the lock: the service
+		// stands by, and is started.
+		fmt.Fprintf(stdout, "%s: %s\n", cfg.Name, standby)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "%s: %s: %v\n", cfg.Name, cmd, err)

@@ -20,8 +20,9 @@ import (
 // build builds a command of this module for the guest.
 func build(t *testing.T, pkg string) string { return testenv.Build(t, pkg) }
 
-// freePort returns a loopback port that is free now (the guest shares the
-// host's network).
+// freePort returns a loopback port that is free on the host now: the
+// guest has a network namespace of its own, with only loopback, so a port
+// free here is free there too.
 func freePort(t *testing.T) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

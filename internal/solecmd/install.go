@@ -253,11 +253,35 @@ func workdir(given string, harden bool) (string, error) {
 
 // The commands that act on an installed service.
 var uninstallCmd = serviceCmd("uninstall", "Stop and disable the service NAME and remove its definition.", svcmgr.Uninstall)
-var startCmd = serviceCmd("start", "Start the service NAME; returns once it holds its lock and is ready.", svcmgr.Start)
+var startCmd = standbyCmd("start", `Start the service NAME; returns once it holds its lock and is ready.
+A fleet service (installed or packaged with --fleet) that stands by, its
+lock held on another node or etcd out of reach, is ready only once it
+takes the lock over, maybe never: start then returns as soon as it
+stands by, printing its status line ("NAME: standing by: NAME is held by
+pid P on HOST, since T"), and exits 0; the service keeps standing by.`, svcmgr.StartStatus)
 var stopCmd = serviceCmd("stop", "Stop the service NAME.", svcmgr.Stop)
-var restartCmd = serviceCmd("restart", "Restart the service NAME.", svcmgr.Restart)
+var restartCmd = standbyCmd("restart", `Restart the service NAME; returns once it holds its lock and is ready.
+A fleet service (installed or packaged with --fleet) that stands by once
+restarted: restart returns as soon as it stands by, printing its status
+line ("NAME: standing by: ..."), and exits 0, as start does.`, svcmgr.RestartStatus)
+
+// standbyCmd is serviceCmd for start and restart: do returns the status
+// line of a fleet service that stands by, which is printed.
+func standbyCmd(name, help string, do func(string, bool) (string, error)) *cli.Command {
+	return serviceCmdOut(name, help, func(svc string, user bool, stdout io.Writer) error {
+		standby, err := do(svc, user)
+		if err == nil && standby != "" {
+			fmt.Fprintf(stdout, "%s: %s\n", svc, cli.OneLine(standby))
+		}
+		return err
+	})
+}
 
 func serviceCmd(name, help string, do func(string, bool) error) *cli.Command {
+	return serviceCmdOut(name, help, func(svc string, user bool, _ io.Writer) error { return do(svc, user) })
+}
+
+func serviceCmdOut(name, help string, do func(svc string, user bool, stdout io.Writer) error) *cli.Command {
 	newFlags := func() (*flag.FlagSet, *bool) {
 		fs := cli.NewFlagSet(name)
 		user := fs.Bool("user", false, "the per-user service (systemctl --user)")
@@ -282,7 +306,7 @@ func serviceCmd(name, help string, do func(string, bool) error) *cli.Command {
 			if err := pidlock.ValidName(svc); err != nil {
 				return c.UsageError(stderr, err.Error())
 			}
-			if err := do(svc, *user); err != nil {
+			if err := do(svc, *user, stdout); err != nil {
 				fmt.Fprintf(stderr, "sole: %s: %v\n", name, err)
 				if errors.Is(err, svcmgr.ErrNotInstalled) {
 					return cli.ExitNotInstalled

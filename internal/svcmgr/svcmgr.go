@@ -92,14 +92,44 @@ func removeLockDir(name string, user bool) error {
 }
 
 // Start starts the service; under systemd it returns once the service
-// reported READY=1.
-func Start(name string, user bool) error { return control(name, user, "start") }
+// reported READY=1, or once it stands by for its fleet lock (see
+// StartStatus).
+func Start(name string, user bool) error {
+	_, err := start(name, user, "start")
+	return err
+}
+
+// StartStatus is Start, returning also the status line of a fleet service
+// that stands by. A fleet service (`sole run --fleet ... --wait`, or a
+// program with runtime.Config.Fleet) reports READY=1 only once it holds
+// its lock across the fleet, which on a node that stands by may be never;
+// under systemd, StartStatus returns as soon as the service, started by
+// this call or already starting, stands by (still activating, its status
+// line "standing by: NAME is held by ...", or "standing by: etcd at ...
+// cannot be reached: ...; retrying"), and returns that line: systemd's
+// start job stays queued, and the service becomes ready once it takes
+// the lock. standby is "" when the service is ready, and elsewhere than
+// under systemd. Any other service is started as Start always did.
+func StartStatus(name string, user bool) (standby string, err error) {
+	return start(name, user, "start")
+}
 
 // Stop stops the service.
 func Stop(name string, user bool) error { return control(name, user, "stop") }
 
-// Restart restarts the service.
-func Restart(name string, user bool) error { return control(name, user, "restart") }
+// Restart restarts the service; under systemd it returns once the service
+// reported READY=1, or once it stands by for its fleet lock (see
+// RestartStatus).
+func Restart(name string, user bool) error {
+	_, err := start(name, user, "restart")
+	return err
+}
+
+// RestartStatus is Restart, returning also the status line of a fleet
+// service that stands by once restarted, as StartStatus does for a start.
+func RestartStatus(name string, user bool) (standby string, err error) {
+	return start(name, user, "restart")
+}
 
 // Status reports the service's state.
 func Status(name string, user bool) (State, error) { return status(name, user) }

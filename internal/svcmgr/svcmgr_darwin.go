@@ -99,6 +99,12 @@ func uninstall(name string, user bool) error {
 	return os.Remove(path)
 }
 
+// start starts or restarts the service: no fleet service stands by under
+// this manager (StartStatus).
+func start(name string, user bool, action string) (string, error) {
+	return "", control(name, user, action)
+}
+
 func control(name string, user bool, action string) error {
 	st, err := status(name, user)
 	if err != nil {

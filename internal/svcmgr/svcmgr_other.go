@@ -22,4 +22,7 @@ func definition(d unit.Description) (string, []byte, error) {
 func install(unit.Description) (bool, error) { return false, errUnsupported() }
 func uninstall(string, bool) error           { return errUnsupported() }
 func control(string, bool, string) error     { return errUnsupported() }
-func status(string, bool) (State, error)     { return Unknown, errUnsupported() }
+func start(string, bool, string) (string, error) {
+	return "", errUnsupported()
+}
+func status(string, bool) (State, error) { return Unknown, errUnsupported() }

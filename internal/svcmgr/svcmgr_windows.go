@@ -201,6 +201,12 @@ func uninstall(name string, user bool) error {
 	return nil
 }
 
+// start starts or restarts the service: no fleet service stands by under
+// this manager (StartStatus).
+func start(name string, user bool, action string) (string, error) {
+	return "", control(name, user, action)
+}
+
 func control(name string, user bool, action string) error {
 	m, err := connectFor(name, user)
 	if err != nil {

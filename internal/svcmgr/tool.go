@@ -18,13 +18,19 @@ func runTool(name string, args ...string) (string, error) {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		msg, _, _ := strings.Cut(strings.TrimSpace(stderr.String()), "\n")
-		if msg != "" {
-			return stdout.String(), fmt.Errorf("%s %s: %s: %w", name, strings.Join(args, " "), msg, err)
-		}
-		return stdout.String(), fmt.Errorf("%s %s: %w", name, strings.Join(args, " "), err)
+		return stdout.String(), toolError(name, args, stderr.String(), err)
 	}
 	return stdout.String(), nil
+}
+
+// toolError is the error of a tool that failed: its command line, the
+// first line of its standard error, and err.
+func toolError(name string, args []string, stderr string, err error) error {
+	msg, _, _ := strings.Cut(strings.TrimSpace(stderr), "\n")
+	if msg != "" {
+		return fmt.Errorf("%s %s: %s: %w", name, strings.Join(args, " "), msg, err)
+	}
+	return fmt.Errorf("%s %s: %w", name, strings.Join(args, " "), err)
 }
 
 // home is the user's home directory for a per-user service, "" for a
