@@ -168,12 +168,12 @@ func start(t T, n int, tls *tlsSetup) *Cluster {
 	if n < 1 {
 		t.Fatalf("etcdtest: start %d members", n)
 	}
-	base := t.TempDir()
+	base := memDir(t)
 	c := &Cluster{etcd: etcd, tls: tls}
 	if tls != nil {
 		c.TLS = &tls.client
 	}
-	// Registered after TempDir, so it runs before base is removed.
+	// Registered after the directory's, so it runs before base is removed.
 	t.Cleanup(func() {
 		if t.Failed() {
 			c.logTails(t)
@@ -632,4 +632,20 @@ func (c *Cluster) Leader(t T) *Member {
 	}
 	t.Fatalf("etcdtest: no leader within 10s")
 	return nil
+}
+
+// memDir returns a directory for the members' data, removed when the test
+// ends: in /dev/shm when it is a tmpfs this process may write to, else
+// t.TempDir(). etcd fsyncs every write; on a disk that the other tests of
+// a CI run keep busy (packaging compresses tens of megabytes), an fsync
+// can take a second, and a lease's expiry or a handoff with it, which is
+// the disk's time, not the lock's.
+func memDir(t T) string {
+	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
+		if d, err := os.MkdirTemp("/dev/shm", "etcdtest"); err == nil {
+			t.Cleanup(func() { os.RemoveAll(d) })
+			return d
+		}
+	}
+	return t.TempDir()
 }
