@@ -137,10 +137,11 @@ func tarFiles(t *testing.T, data []byte) (map[string][]byte, map[string]*tar.Hea
 	return files, hdrs
 }
 
-// lintian runs lintian on a package and returns its errors and warnings.
-func lintian(t *testing.T, deb string) []string {
+// lintian runs lintian once on the packages and returns its errors and
+// warnings.
+func lintian(t *testing.T, debs ...string) []string {
 	t.Helper()
-	out, _ := exec.Command("lintian", "--allow-root", "--no-tag-display-limit", deb).CombinedOutput()
+	out, _ := exec.Command("lintian", append([]string{"--allow-root", "--no-tag-display-limit"}, debs...)...).CombinedOutput()
 	var bad []string
 	for _, line := range strings.Split(string(out), "\n") {
 		if strings.HasPrefix(line, "E: ") || strings.HasPrefix(line, "W: ") {

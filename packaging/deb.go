@@ -60,24 +60,33 @@ fi
 	fi
 fi
 `
-	// debFleetRestart is debRestart for a fleet service: the job is
-	// queued, not waited for. It does what deb-systemd-invoke
-	// (init-system-helpers 1.65) does for start and restart: policy-rc.d
-	// (under $DPKG_ROOT) is asked first and its 101 means do nothing (so
-	// an image build in a chroot or a container starts nothing); start
-	// only an enabled unit (is-enabled says enabled or enabled-runtime),
-	// restart one that is enabled or active.
-	debFleetRestart = `if [ "$1" = "configure" ] || [ "$1" = "abort-upgrade" ] || [ "$1" = "abort-deconfigure" ] || [ "$1" = "abort-remove" ] ; then
-	if [ -d /run/systemd/system ]; then
-		systemctl --system daemon-reload >/dev/null || true
-		# Start on a first installation, restart (once, with the new
-		# files in place) on an upgrade.
-		if [ -n "$2" ]; then
-			_dh_action=restart
-		else
-			_dh_action=start
-		fi
-		# As deb-systemd-invoke $_dh_action #UNIT# does, but queueing
+	debStop = `if [ -z "${DPKG_ROOT:-}" ] && [ "$1" = remove ] && [ -d /run/systemd/system ] ; then
+	deb-systemd-invoke stop #UNIT# >/dev/null || true
+fi
+`
+	debReload = `if [ "$1" = remove ] && [ -d /run/systemd/system ] ; then
+	systemctl --system daemon-reload >/dev/null || true
+fi
+`
+	debPurge = `if [ "$1" = "purge" ]; then
+	if [ -x "/usr/bin/deb-systemd-helper" ]; then
+		deb-systemd-helper purge #UNIT# >/dev/null || true
+	fi
+fi
+`
+)
+
+// debInvoke is debRestart's line that starts or restarts the unit.
+const debInvoke = "\t\tdeb-systemd-invoke $_dh_action #UNIT# >/dev/null || true\n"
+
+// debFleetRestart is debRestart for a fleet service: the job is
+// queued, not waited for. It does what deb-systemd-invoke
+// (init-system-helpers 1.65) does for start and restart: policy-rc.d
+// (under $DPKG_ROOT) is asked first and its 101 means do nothing (so
+// an image build in a chroot or a container starts nothing); start
+// only an enabled unit (is-enabled says enabled or enabled-runtime),
+// restart one that is enabled or active.
+var debFleetRestart = strings.Replace(debRestart, debInvoke, `		# As deb-systemd-invoke $_dh_action #UNIT# does, but queueing
 		# the job without waiting for it: a fleet service is ready only
 		# once it holds its lock across the fleet, which a node that
 		# stands by may never do.
@@ -103,24 +112,7 @@ fi
 				;;
 			esac
 		fi
-	fi
-fi
-`
-	debStop = `if [ -z "${DPKG_ROOT:-}" ] && [ "$1" = remove ] && [ -d /run/systemd/system ] ; then
-	deb-systemd-invoke stop #UNIT# >/dev/null || true
-fi
-`
-	debReload = `if [ "$1" = remove ] && [ -d /run/systemd/system ] ; then
-	systemctl --system daemon-reload >/dev/null || true
-fi
-`
-	debPurge = `if [ "$1" = "purge" ]; then
-	if [ -x "/usr/bin/deb-systemd-helper" ]; then
-		deb-systemd-helper purge #UNIT# >/dev/null || true
-	fi
-fi
-`
-)
+`, 1)
 
 // The parts of dh_installsystemduser (debhelper 13.11) for a user unit:
 // enabled globally for every user (systemctl --global), restarted in the
@@ -150,15 +142,31 @@ fi
 	fi
 fi
 `
-	// debUserFleetRestart is debUserRestart for a fleet service: what
-	// deb-systemd-invoke --user restart does (policy-rc.d asked first;
-	// systemd 249 or later, for systemctl --machine UID@; in each user
-	// manager that runs, restart the unit if it is enabled or active
-	// there), with the jobs queued, not waited for.
-	debUserFleetRestart = `if [ "$1" = "configure" ] || [ "$1" = "abort-upgrade" ] || [ "$1" = "abort-deconfigure" ] || [ "$1" = "abort-remove" ] ; then
-	if [ -z "${DPKG_ROOT:-}" ] && [ -d /run/systemd/system ]; then
-		systemctl --global daemon-reload >/dev/null || true
-		# (Re)start in the user managers that run, as
+	debUserStop = `if [ -z "${DPKG_ROOT:-}" ] && [ "$1" = remove ] && [ -d /run/systemd/system ] ; then
+	deb-systemd-invoke --user stop #UNIT# >/dev/null || true
+fi
+`
+	debUserReload = `if [ -z "${DPKG_ROOT:-}" ] && [ "$1" = remove ] && [ -d /run/systemd/system ] ; then
+	systemctl --global daemon-reload >/dev/null || true
+fi
+`
+	debUserPurge = `if [ "$1" = "purge" ]; then
+	if [ -z "${DPKG_ROOT:-}" ] && [ -x "/usr/bin/deb-systemd-helper" ] ; then
+		deb-systemd-helper --user purge #UNIT# >/dev/null || true
+	fi
+fi
+`
+)
+
+// debUserInvoke is debUserRestart's lines that restart the unit.
+const debUserInvoke = "\t\t# (Re)start in the user managers that run.\n\t\tdeb-systemd-invoke --user restart #UNIT# >/dev/null || true\n"
+
+// debUserFleetRestart is debUserRestart for a fleet service: what
+// deb-systemd-invoke --user restart does (policy-rc.d asked first;
+// systemd 249 or later, for systemctl --machine UID@; in each user
+// manager that runs, restart the unit if it is enabled or active
+// there), with the jobs queued, not waited for.
+var debUserFleetRestart = strings.Replace(debUserRestart, debUserInvoke, `		# (Re)start in the user managers that run, as
 		# deb-systemd-invoke --user restart #UNIT# does, but queueing
 		# the jobs without waiting for them: a fleet service is ready
 		# only once it holds its lock across the fleet, which a node
@@ -185,24 +193,7 @@ fi
 				systemctl --quiet --user --machine "$_sole_uid@" --no-block restart #UNIT# >/dev/null || true
 			done
 		fi
-	fi
-fi
-`
-	debUserStop = `if [ -z "${DPKG_ROOT:-}" ] && [ "$1" = remove ] && [ -d /run/systemd/system ] ; then
-	deb-systemd-invoke --user stop #UNIT# >/dev/null || true
-fi
-`
-	debUserReload = `if [ -z "${DPKG_ROOT:-}" ] && [ "$1" = remove ] && [ -d /run/systemd/system ] ; then
-	systemctl --global daemon-reload >/dev/null || true
-fi
-`
-	debUserPurge = `if [ "$1" = "purge" ]; then
-	if [ -z "${DPKG_ROOT:-}" ] && [ -x "/usr/bin/deb-systemd-helper" ] ; then
-		deb-systemd-helper --user purge #UNIT# >/dev/null || true
-	fi
-fi
-`
-)
+`, 1)
 
 // NewDebUserScripts returns the maintainer scripts for the per-user
 // service name (a user unit, /usr/lib/systemd/user/name.service), doing

@@ -380,3 +380,18 @@ func TestFleetPackageScripts(t *testing.T) {
 		t.Errorf("a non-fleet package overrides maintainer-script-calls-systemctl:\n%s", o)
 	}
 }
+
+// TestDebFleetRestartDerived: the fleet postinst part is debhelper's with
+// its one deb-systemd-invoke line replaced, and nothing else changed.
+func TestDebFleetRestartDerived(t *testing.T) {
+	if strings.Contains(debFleetRestart, debInvoke) || !strings.Contains(debRestart, debInvoke) {
+		t.Fatalf("the invoke line was not replaced:\n%s", debFleetRestart)
+	}
+	head, _, _ := strings.Cut(debRestart, debInvoke)
+	if !strings.HasPrefix(debFleetRestart, head) || !strings.Contains(debFleetRestart, "--no-block") {
+		t.Fatalf("debFleetRestart:\n%s", debFleetRestart)
+	}
+	if strings.Contains(debUserFleetRestart, debUserInvoke) || !strings.Contains(debUserRestart, debUserInvoke) || !strings.Contains(debUserFleetRestart, "--no-block") {
+		t.Fatalf("debUserFleetRestart:\n%s", debUserFleetRestart)
+	}
+}

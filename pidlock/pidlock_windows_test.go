@@ -12,11 +12,12 @@ import (
 	goruntime "runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/windows"
+
+	"github.com/solehq/sole/internal/testenv"
 )
 
 // The test binary doubles as a lock holder: PIDLOCK_HELPER=hold takes the
@@ -195,12 +196,12 @@ func exists(p string) bool { _, err := os.Stat(p); return err == nil }
 func TestRace(t *testing.T) {
 	path := filepath.Join(tempDir(t), "x.pid")
 	const n = 8
-	outs := make([]*syncBuffer, n)
+	outs := make([]*testenv.Buffer, n)
 	cmds := make([]*exec.Cmd, n)
 	for i := range n {
 		cmd := exec.Command(os.Args[0])
 		cmd.Env = append(os.Environ(), "PIDLOCK_HELPER=race", "PIDLOCK_PATH="+path)
-		outs[i] = new(syncBuffer)
+		outs[i] = new(testenv.Buffer)
 		cmd.Stdout = outs[i]
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -239,25 +240,6 @@ func TestRace(t *testing.T) {
 	if won != 1 {
 		t.Fatalf("%d racers won, want exactly 1", won)
 	}
-}
-
-// syncBuffer is a strings.Builder that a child's output copier may write
-// while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestGlobalMutexSecurity: a system-scope lock's mutex lets every

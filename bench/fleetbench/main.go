@@ -48,6 +48,7 @@ import (
 	"time"
 
 	"github.com/solehq/sole/internal/etcdtest"
+	"github.com/solehq/sole/internal/testenv"
 )
 
 func main() {
@@ -223,7 +224,7 @@ func (b *bench) setup() error {
 	// installer would leave them (see bench/flock-ratio.sh: a binary just
 	// written by the linker was seen to start slower).
 	for _, name := range []string{"sole", "sole-fleet"} {
-		if err := copyFile(filepath.Join(bin, name), filepath.Join(build, name)); err != nil {
+		if err := testenv.CopyFile(filepath.Join(bin, name), filepath.Join(build, name), 0o755); err != nil {
 			return err
 		}
 	}

@@ -131,26 +131,14 @@ func TestServiceOptionsMerge(t *testing.T) {
 	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	o := &opts{}
-	fs := newFlags(o)
-	if err := fs.Parse([]string{"--file", file, "--run-as", "other", "--restart-delay", "2s", "--harden=false"}); err != nil {
-		t.Fatal(err)
-	}
-	o.set = cli.Given(fs)
-	cfg, err := o.merge(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, _, err := cfg.spec()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := specOf(t, "--file", file, "--run-as", "other", "--restart-delay", "2s", "--harden=false")
 	want := packaging.Spec{Name: "myd", RunAs: "other", Workdir: "/srv/myd", EnvFile: "/etc/default/myd", Restart: "always",
 		RestartDelay: 2 * time.Second, StartTimeout: time.Minute, StopTimeout: 10 * time.Second, Harden: false, LogDir: `C:\logs`}
 	if !reflect.DeepEqual(s, want) {
 		t.Errorf("spec\n%+v\nwant\n%+v", s, want)
 	}
 	// Each option is the one unit.Options registers, help and all.
+	fs := newFlags(&opts{})
 	for _, name := range []string{"run-as", "workdir", "env-file", "restart", "restart-delay", "start-timeout", "stop-timeout", "harden", "log-dir"} {
 		if fs.Lookup(name) == nil {
 			t.Errorf("no --%s", name)
@@ -265,20 +253,7 @@ func TestFleetOptionsMerge(t *testing.T) {
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			o := &opts{}
-			fs := newFlags(o)
-			if err := fs.Parse(append([]string{"--file", file}, c.args...)); err != nil {
-				t.Fatal(err)
-			}
-			o.set = cli.Given(fs)
-			cfg, err := o.merge(nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			s, _, err := cfg.spec()
-			if err != nil {
-				t.Fatal(err)
-			}
+			s := specOf(t, append([]string{"--file", file}, c.args...)...)
 			if !reflect.DeepEqual(s, c.want) {
 				t.Errorf("spec\n%+v\nwant\n%+v", s, c.want)
 			}
@@ -292,4 +267,25 @@ func TestFleetOptionsMerge(t *testing.T) {
 			t.Errorf("no --%s", name)
 		}
 	}
+}
+
+// specOf is the Spec that the command line args (and the sole.yaml it
+// names) make, as sole-package reads them.
+func specOf(t *testing.T, args ...string) packaging.Spec {
+	t.Helper()
+	o := &opts{}
+	fs := newFlags(o)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	o.set = cli.Given(fs)
+	cfg, err := o.merge(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _, err := cfg.spec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

@@ -179,6 +179,26 @@ func fencingEnv(env []string, h fleet.Hold) []string {
 	return append(env, EnvFencingToken+"="+strconv.FormatInt(h.Token(), 10))
 }
 
+// fleetCommand is the fleet part of sole status and sole list: it checks
+// the fleet options and, with --fleet, refuses the options given with it
+// that make no sense there (conflict, saying refused), or runs the
+// command: in sole-fleet, which sole execs, or there with run. done is
+// false without --fleet: the command goes on with its local locks.
+func fleetCommand(c *cli.Command, fs *flag.FlagSet, f fleetFlags, conflict bool, refused string, stderr io.Writer, run func() int) (code int, done bool) {
+	if err := f.check(cli.Given(fs)); err != nil {
+		return c.UsageError(stderr, err.Error()), true
+	}
+	switch {
+	case f.URL == "":
+		return 0, false
+	case conflict:
+		return c.UsageError(stderr, refused), true
+	case fleetBackend == nil:
+		return execFleet(stderr), true
+	}
+	return run(), true
+}
+
 // fleetStatus is sole status --fleet: etcd's view of the fleet lock name.
 func fleetStatus(f fleetFlags, name string, asJSON bool, stdout, stderr io.Writer) int {
 	if err := pidlock.ValidName(name); err != nil {

@@ -83,6 +83,18 @@ func startNode(t *testing.T, url, logPath, name string, beats int, args ...strin
 	return n
 }
 
+// startPair starts the fault tests' two nodes, with a lease of 2 s: a,
+// through holderURL, once it holds the lock and its COMMAND runs; then b,
+// through waiterURL, standing by with --wait.
+func startPair(t *testing.T, holderURL, waiterURL, logPath string) (a, b *node) {
+	t.Helper()
+	a = startNode(t, holderURL, logPath, "a", 0, "--fleet-ttl", "2s")
+	waitFile(t, logPath+".a.pid")
+	b = startNode(t, waiterURL, logPath, "b", 0, "--fleet-ttl", "2s", "--wait")
+	time.Sleep(500 * time.Millisecond) // b stands by
+	return a, b
+}
+
 // wait waits for the node's sole to exit and returns its exit code.
 func (n *node) wait(t *testing.T, limit time.Duration) int {
 	t.Helper()
@@ -273,10 +285,7 @@ func TestFleetBusy(t *testing.T) {
 func TestFleetHolderKilled(t *testing.T) {
 	c := etcdtest.Start(t, 1)
 	_, logPath := fleetDir(t)
-	a := startNode(t, c.URL(""), logPath, "a", 0, "--fleet-ttl", "2s")
-	waitFile(t, logPath+".a.pid")
-	b := startNode(t, c.URL(""), logPath, "b", 0, "--fleet-ttl", "2s", "--wait")
-	time.Sleep(300 * time.Millisecond)
+	a, b := startPair(t, c.URL(""), c.URL(""), logPath)
 	pid := readPid(t, logPath+".a.pid")
 	child := readPid(t, logPath+".a.child")
 	killed := time.Now()
@@ -334,10 +343,7 @@ func TestFleetFrozenLink(t *testing.T) {
 	c := etcdtest.Start(t, 1)
 	_, logPath := fleetDir(t)
 	p := etcdtest.StartProxy(t, c.Members[0].ClientAddr)
-	a := startNode(t, "etcd://"+p.Addr(), logPath, "a", 0, "--fleet-ttl", "2s")
-	waitFile(t, logPath+".a.pid")
-	b := startNode(t, c.URL(""), logPath, "b", 0, "--fleet-ttl", "2s", "--wait")
-	time.Sleep(500 * time.Millisecond)
+	a, b := startPair(t, "etcd://"+p.Addr(), c.URL(""), logPath)
 	p.Freeze()
 	frozen := time.Now()
 	if code := a.wait(t, 10*time.Second); code != cli.ExitLockLost {
@@ -366,10 +372,7 @@ func TestFleetFrozenLink(t *testing.T) {
 func TestFleetFrozenSole(t *testing.T) {
 	c := etcdtest.Start(t, 1)
 	_, logPath := fleetDir(t)
-	a := startNode(t, c.URL(""), logPath, "a", 0, "--fleet-ttl", "2s")
-	waitFile(t, logPath+".a.pid")
-	b := startNode(t, c.URL(""), logPath, "b", 0, "--fleet-ttl", "2s", "--wait")
-	time.Sleep(300 * time.Millisecond)
+	a, b := startPair(t, c.URL(""), c.URL(""), logPath)
 	_ = a.cmd.Process.Signal(syscall.SIGSTOP)
 	frozen := time.Now()
 	pid := readPid(t, logPath+".a.pid")

@@ -59,17 +59,9 @@ func listMain(c *cli.Command, args []string, stdout, stderr io.Writer) int {
 	if len(rest) != 0 {
 		return c.UsageError(stderr, fmt.Sprintf("takes no arguments, got %q", rest[0]))
 	}
-	if err := o.fleet.check(cli.Given(fs)); err != nil {
-		return c.UsageError(stderr, err.Error())
-	}
-	if o.fleet.URL != "" {
-		switch {
-		case o.scope != "":
-			return c.UsageError(stderr, "--fleet and --scope cannot be used together")
-		case fleetBackend == nil:
-			return execFleet(stderr)
-		}
-		return fleetList(o.fleet, o.json, stdout, stderr)
+	if code, done := fleetCommand(c, fs, o.fleet, o.scope != "", "--fleet and --scope cannot be used together", stderr,
+		func() int { return fleetList(o.fleet, o.json, stdout, stderr) }); done {
+		return code
 	}
 	scopes := []pidlock.Scope{pidlock.ScopeSystem, pidlock.ScopeUser}
 	if o.scope != "" {

@@ -59,17 +59,9 @@ func statusMain(c *cli.Command, args []string, stdout, stderr io.Writer) int {
 	case !o.nameSet && !o.pathSet:
 		return c.UsageError(stderr, "missing NAME (or --name, --lock)")
 	}
-	if err := o.fleet.check(cli.Given(fs)); err != nil {
-		return c.UsageError(stderr, err.Error())
-	}
-	if o.fleet.URL != "" {
-		switch {
-		case o.pathSet || o.scope != "":
-			return c.UsageError(stderr, "--fleet takes a NAME, not --lock or --scope")
-		case fleetBackend == nil:
-			return execFleet(stderr)
-		}
-		return fleetStatus(o.fleet, o.name, o.json, stdout, stderr)
+	if code, done := fleetCommand(c, fs, o.fleet, o.pathSet || o.scope != "", "--fleet takes a NAME, not --lock or --scope", stderr,
+		func() int { return fleetStatus(o.fleet, o.name, o.json, stdout, stderr) }); done {
+		return code
 	}
 	l, err := o.open("")
 	if err != nil {

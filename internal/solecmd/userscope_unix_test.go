@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -89,7 +88,7 @@ func TestUserScopeOneLockPerUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	sole := filepath.Join(bin, "sole")
-	if err := copyFile(exe, sole, 0o755); err != nil {
+	if err := testenv.CopyFile(sole, exe, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	// Where the holder says it started and waits for its release.
@@ -252,22 +251,4 @@ func TestUserScopeOneLockPerUser(t *testing.T) {
 func isDir(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && fi.IsDir()
-}
-
-// copyFile copies the file from to a new file to with mode.
-func copyFile(from, to string, mode os.FileMode) error {
-	in, err := os.Open(from)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }

@@ -4,20 +4,19 @@ package fleet
 
 import (
 	"bufio"
-	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/solehq/sole/internal/etcdtest"
 	"github.com/solehq/sole/internal/notifytest"
+	"github.com/solehq/sole/internal/testenv"
 	"github.com/solehq/sole/pidlock"
 )
 
@@ -29,7 +28,7 @@ type node struct {
 	cmd    *exec.Cmd
 	notify *notifytest.Socket
 	lines  chan line // its stdout, line by line
-	stderr *syncBuffer
+	stderr *testenv.Buffer
 
 	exited chan struct{} // closed once reaped
 	exitAt time.Time
@@ -42,29 +41,12 @@ type line struct {
 	at   time.Time
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // startNode starts an instance of the service name on the etcd at url.
 func startNode(t *testing.T, label, name, url string, env ...string) *node {
 	t.Helper()
 	lockPath := filepath.Join(t.TempDir(), name+".pid")
 	n := &node{t: t, name: label, notify: notifytest.Listen(t, lockPath), lines: make(chan line, 100),
-		stderr: new(syncBuffer), exited: make(chan struct{})}
+		stderr: new(testenv.Buffer), exited: make(chan struct{})}
 	n.cmd = exec.Command(os.Args[0], "run")
 	n.cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+n.notify.Path, "FLEETDEMO_URL="+url,
 		"FLEETDEMO_NAME="+name, "FLEETDEMO_LOCK="+lockPath)

@@ -3,7 +3,6 @@
 package kservice
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -17,6 +16,7 @@ import (
 	"github.com/kardianos/service"
 
 	"github.com/solehq/sole/internal/notifytest"
+	"github.com/solehq/sole/internal/testenv"
 	"github.com/solehq/sole/pidlock"
 	"github.com/solehq/sole/runtime"
 )
@@ -86,31 +86,14 @@ func (s shutdowner) Shutdown(service.Service) error {
 	return nil
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // setup returns a recorder, its lock path, the notify socket (NOTIFY_SOCKET
 // points at it) and options giving the runtime that lock and a logger
 // writing to the returned buffer.
-func setup(t *testing.T) (*recorder, *notifytest.Socket, *syncBuffer, Option) {
+func setup(t *testing.T) (*recorder, *notifytest.Socket, *testenv.Buffer, Option) {
 	lockPath := filepath.Join(t.TempDir(), "kservice-test.pid")
 	s := notifytest.Listen(t, lockPath)
 	t.Setenv("NOTIFY_SOCKET", s.Path)
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	opt := WithConfig(func(c *runtime.Config) {
 		c.LockPath = lockPath
 		c.Logger = slog.New(slog.NewTextHandler(logs, nil))
