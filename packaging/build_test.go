@@ -665,3 +665,22 @@ func TestCrossArch(t *testing.T) {
 		t.Errorf("--no-strip: %v", err)
 	}
 }
+
+// rpmPayload reads the files of the .rpm at path back, from the tar file
+// that rpm2archive (of rpm) writes of its payload.
+func rpmPayload(t *testing.T, path string) map[string][]byte {
+	t.Helper()
+	in, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	cmd := exec.Command("rpm2archive", "-n")
+	cmd.Stdin = in
+	payload, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("rpm2archive: %v", err)
+	}
+	files, _ := tarFiles(t, payload)
+	return files
+}

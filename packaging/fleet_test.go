@@ -5,7 +5,6 @@ import (
 	"debug/elf"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -166,18 +165,7 @@ func TestRPMFleet(t *testing.T) {
 			t.Errorf("rpm -qpl lacks %s: %q", f, list)
 		}
 	}
-	in, err := os.Open(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	cmd := exec.Command("rpm2archive", "-n")
-	cmd.Stdin = in
-	payload, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("rpm2archive: %v", err)
-	}
-	files, _ := tarFiles(t, payload)
+	files := rpmPayload(t, r)
 	d := unit.Description{Name: "stranger", Description: "program that knows nothing of sole", Documentation: []string{"man:stranger(8)"},
 		Exec: "/usr/lib/stranger/sole", Args: fleetArgv, EnvFile: "/etc/default/stranger"}
 	want, err := unit.SystemdUnit(d)

@@ -198,18 +198,7 @@ func TestRPMServiceOptions(t *testing.T) {
 	}
 	// The payload, as rpm2archive (of rpm) writes it as a tar file.
 	needTools(t, "rpm2archive")
-	in, err := os.Open(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	cmd := exec.Command("rpm2archive", "-n")
-	cmd.Stdin = in
-	payload, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("rpm2archive: %v", err)
-	}
-	payloadFiles, _ := tarFiles(t, payload)
+	payloadFiles := rpmPayload(t, r)
 	got := payloadFiles["/usr/lib/systemd/system/hellod.service"]
 	if want := wantOptionsUnit(t, optionsSpec()); string(got) != string(want) {
 		t.Errorf("unit:\n%s\nwant:\n%s", got, want)
