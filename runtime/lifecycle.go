@@ -159,29 +159,33 @@ func (l *lifecycle) start(ctx context.Context) error {
 	defer timeout.Stop()
 	extend := time.NewTicker(extendEvery)
 	defer extend.Stop()
-	for {
+	testHookStartWait()
+	for timedOut := false; ; {
 		select {
 		case <-l.ready:
-			if l.watching != nil {
-				<-l.watching
-			}
-			l.mu.Lock()
-			select {
-			case <-l.lost:
-				// Lost before it could be reported ready: never READY=1.
-				l.mu.Unlock()
-				return l.stop()
-			default:
-			}
-			l.isReady = true
-			err := l.n.send(msgReady(l.cfg.ReadyStatus)...)
-			l.mu.Unlock()
-			if err != nil {
-				l.log.Warn("sd_notify READY=1 failed", "err", err)
-			}
-			l.log.Info("ready", append([]any{"pid", os.Getpid(), "lock", l.lock.Path()}, readyAttrs...)...)
-			l.startWatchdog()
-			return nil
+		case <-l.lost:
+		case <-l.appDone:
+		case <-timeout.C:
+			timedOut = true
+		case <-ctx.Done():
+		case <-extend.C:
+			l.n.send(sdnotify.ExtendTimeout(extendBy))
+			continue
+		}
+		// Several may have happened at once; the app's Ready comes first,
+		// so that a ready app that then returns, or whose ctx ends, is a
+		// start and a clean stop, never "not ready" by the luck of select.
+		select {
+		case <-l.ready:
+			return l.reportReady(readyAttrs)
+		default:
+		}
+		if timedOut {
+			l.log.Error("app not ready in time; stopping it", "timeout", l.cfg.StartTimeout)
+			l.stop()
+			return fmt.Errorf("runtime: %s: %w (%v)", l.cfg.Name, ErrNotReady, l.cfg.StartTimeout)
+		}
+		select {
 		case <-l.lost:
 			return l.stop()
 		case <-l.appDone:
@@ -194,17 +198,40 @@ func (l *lifecycle) start(ctx context.Context) error {
 			}
 			l.release()
 			return fmt.Errorf("runtime: %s: %w", l.cfg.Name, err)
-		case <-timeout.C:
-			l.log.Error("app not ready in time; stopping it", "timeout", l.cfg.StartTimeout)
-			l.stop()
-			return fmt.Errorf("runtime: %s: %w (%v)", l.cfg.Name, ErrNotReady, l.cfg.StartTimeout)
 		case <-ctx.Done():
 			l.stop()
 			return fmt.Errorf("runtime: %s: start cancelled: %w", l.cfg.Name, ctx.Err())
-		case <-extend.C:
-			l.n.send(sdnotify.ExtendTimeout(extendBy))
 		}
 	}
+}
+
+// testHookStartWait runs before start waits for the app; a test sets it
+// to let the app get ahead.
+var testHookStartWait = func() {}
+
+// reportReady reports readiness once the app called Ready (unless the
+// fleet lock was lost first: then it stops), and starts the watchdog.
+func (l *lifecycle) reportReady(readyAttrs []any) error {
+	if l.watching != nil {
+		<-l.watching
+	}
+	l.mu.Lock()
+	select {
+	case <-l.lost:
+		// Lost before it could be reported ready: never READY=1.
+		l.mu.Unlock()
+		return l.stop()
+	default:
+	}
+	l.isReady = true
+	err := l.n.send(msgReady(l.cfg.ReadyStatus)...)
+	l.mu.Unlock()
+	if err != nil {
+		l.log.Warn("sd_notify READY=1 failed", "err", err)
+	}
+	l.log.Info("ready", append([]any{"pid", os.Getpid(), "lock", l.lock.Path()}, readyAttrs...)...)
+	l.startWatchdog()
+	return nil
 }
 
 func nonNil(ls []net.Listener) []net.Listener {

@@ -187,7 +187,7 @@ func (m *msiTrial) checkGone(what string, codes ...string) {
 	if st, out := m.w.scQuery("hellod"); st != "" {
 		m.t.Errorf("after %s: sc query: %s", what, out)
 	}
-	if out, code := m.w.run("reg", "query", `HKLM\System\CurrentControlSet\Services\hellod`); code == 0 {
+	if out, found := m.w.regQuery(`HKLM\System\CurrentControlSet\Services\hellod`); found {
 		m.t.Errorf("after %s: the service's key is left: %s", what, out)
 	}
 	dir := filepath.Join(m.w.prefix, "drive_c/Program Files/hellod")
@@ -196,7 +196,7 @@ func (m *msiTrial) checkGone(what string, codes ...string) {
 		m.t.Errorf("after %s: INSTALLDIR is left (%v): %v", what, err, entries)
 	}
 	for _, c := range codes {
-		if out, code := m.w.run("reg", "query", arpKey+c); code == 0 {
+		if out, found := m.w.regQuery(arpKey + c); found {
 			m.t.Errorf("after %s: Add/Remove Programs entry %s is left: %s", what, c, out)
 		}
 	}
@@ -207,7 +207,7 @@ func (m *msiTrial) checkGone(what string, codes ...string) {
 
 func (m *msiTrial) checkARP(code, version string) {
 	m.t.Helper()
-	arp := m.w.must("reg", "query", arpKey+code)
+	arp := m.w.mustReg(arpKey + code)
 	for _, re := range []string{`DisplayName\s+REG_SZ\s+Hello daemon`, `DisplayVersion\s+REG_SZ\s+` + regexp.QuoteMeta(version), `Publisher\s+REG_SZ\s+Sole Team`, `Contact\s+REG_SZ\s+team@example\.com`, `Comments\s+REG_SZ\s+sole example daemon`, `NoModify\s+REG_DWORD\s+0x1`} {
 		if !regexp.MustCompile(re).MatchString(arp) {
 			m.t.Errorf("Add/Remove Programs entry lacks %s:\n%s", re, arp)
@@ -296,7 +296,7 @@ func TestMSIWrappedUnderWine(t *testing.T) {
 			t.Errorf("installed %s has %d bytes, want %d", f, fi.Size(), src.Size())
 		}
 	}
-	m.checkService(m.w.must("reg", "query", `HKLM\System\CurrentControlSet\Services\hellod`), soleExe, args)
+	m.checkService(m.w.mustReg(`HKLM\System\CurrentControlSet\Services\hellod`), soleExe, args)
 	if st, out := m.w.scQuery("hellod"); st != "RUNNING" {
 		t.Errorf("sc query after install: %s", out)
 	}
@@ -308,11 +308,11 @@ func TestMSIWrappedUnderWine(t *testing.T) {
 	if log, exit, _, _ := m.msiexec("upgrade", "/i", winPath(msi2)); exit != 0 {
 		t.Fatalf("msiexec /i %s (upgrade): exit %d; log:\n%s", filepath.Base(msi2), exit, msiLogTail(log, 60))
 	}
-	if out, code := m.w.run("reg", "query", arpKey+code1); code == 0 {
+	if out, found := m.w.regQuery(arpKey + code1); found {
 		t.Errorf("1.2.3 still registered after the upgrade to 1.2.4: %s", out)
 	}
 	m.checkARP(code2, "1.2.4")
-	m.checkService(m.w.must("reg", "query", `HKLM\System\CurrentControlSet\Services\hellod`), soleExe, args)
+	m.checkService(m.w.mustReg(`HKLM\System\CurrentControlSet\Services\hellod`), soleExe, args)
 	if st, out := m.w.scQuery("hellod"); st != "RUNNING" {
 		t.Errorf("sc query after the upgrade: %s", out)
 	}

@@ -231,6 +231,40 @@ func (w *wine) must(args ...string) string {
 	return out
 }
 
+// regQuery returns `reg query KEY`'s output and whether the key exists.
+// Wine's reg.exe once exited 1 with no output at all for a key that sc
+// had just found (in CI, under load): an answer that is neither the key
+// nor "Unable to find" is asked again, and fails the test the fifth time.
+func (w *wine) regQuery(key string) (string, bool) {
+	w.t.Helper()
+	var out string
+	var code int
+	for try := 1; try <= 5; try++ {
+		out, code = w.run("reg", "query", key)
+		switch {
+		case code == 0:
+			return out, true
+		case strings.Contains(out, "Unable to find"):
+			return out, false
+		}
+		w.t.Logf("wine reg query %s: exit %d: %q; asking again", key, code, out)
+		time.Sleep(time.Duration(try) * 200 * time.Millisecond)
+	}
+	w.t.Fatalf("wine reg query %s: exit %d: %s", key, code, out)
+	return "", false
+}
+
+// mustReg returns `reg query KEY`'s output, failing the test if the key
+// does not exist.
+func (w *wine) mustReg(key string) string {
+	w.t.Helper()
+	out, ok := w.regQuery(key)
+	if !ok {
+		w.t.Fatalf("wine reg query %s: %s", key, out)
+	}
+	return out
+}
+
 // winPath is the Windows path of a Linux path (drive Z: is /).
 func winPath(p string) string { return `Z:` + strings.ReplaceAll(p, "/", `\`) }
 
@@ -343,13 +377,13 @@ func TestHellodUnderWine(t *testing.T) {
 		t.Fatalf("second install: %s", out)
 	}
 	// The event log source the service logs to.
-	if out, code := w.run("reg", "query", `HKLM\System\CurrentControlSet\Services\EventLog\Application\hellod`); code != 0 || !strings.Contains(out, "TypesSupported") {
-		t.Fatalf("no event log source after install: exit %d: %s", code, out)
+	if out, found := w.regQuery(`HKLM\System\CurrentControlSet\Services\EventLog\Application\hellod`); !found || !strings.Contains(out, "TypesSupported") {
+		t.Fatalf("no event log source after install: found %v: %s", found, out)
 	}
 	if st, out := w.scQuery("hellod"); st != "STOPPED" || !strings.Contains(out, "WIN32_OWN_PROCESS") {
 		t.Fatalf("sc query hellod after install: %s", out)
 	}
-	reg := w.must("reg", "query", `HKLM\System\CurrentControlSet\Services\hellod`)
+	reg := w.mustReg(`HKLM\System\CurrentControlSet\Services\hellod`)
 	for _, re := range []string{
 		`ImagePath\s+REG_\w*SZ\s+"` + regexp.QuoteMeta(exe) + `" run\r?\n`,
 		`Start\s+REG_DWORD\s+0x2\r?\n`,
@@ -500,7 +534,7 @@ func TestHellodUnderWine(t *testing.T) {
 	if st, out := w.scQuery("hellod"); st != "" {
 		t.Errorf("sc query after uninstall: %s", out)
 	}
-	if out, code := w.run("reg", "query", `HKLM\System\CurrentControlSet\Services\EventLog\Application\hellod`); code == 0 {
+	if out, found := w.regQuery(`HKLM\System\CurrentControlSet\Services\EventLog\Application\hellod`); found {
 		t.Errorf("event log source left after uninstall: %s", out)
 	}
 	if out, code := w.run(exe, "status"); code != 3 || !strings.Contains(out, "hellod is not running") || strings.Contains(out, "; service") {
@@ -639,7 +673,7 @@ func TestSoleInstallUnderWine(t *testing.T) {
 	}
 	w.must(sole, "install", "--name", "opts", "--run-as", "LocalService", "--env-file", winPath(envFile),
 		"--workdir", winPath(work), "--log-dir", winPath(logs), "--stop-timeout", "3s", "--", hellod, "run")
-	key := w.must("reg", "query", `HKLM\System\CurrentControlSet\Services\opts`)
+	key := w.mustReg(`HKLM\System\CurrentControlSet\Services\opts`)
 	for _, want := range []string{`NT AUTHORITY\LocalService`, "--env-file", "--workdir", "--log-dir", "--stop-timeout"} {
 		if !strings.Contains(key, want) {
 			t.Errorf("the service's key has no %q:\n%s", want, key)
