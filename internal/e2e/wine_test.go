@@ -195,14 +195,42 @@ func (w *wine) stop() {
 
 // exec runs a Wine command (a program of the prefix or a Windows path)
 // and returns its combined output and exit code. It does not call
-// t.Fatal: it may run in its own goroutine.
+// t.Fatal: it may run in its own goroutine. The output goes to a file,
+// not a pipe: a process the command leaves behind (msiexec's custom
+// action server lingers, longer on a busy machine) would hold a pipe open
+// and make Wait wait for it.
+//
+// When Wine could not start the program at all ("ShellExecuteEx failed",
+// seen on a busy machine while the prefix's system processes came and
+// went), it is started again: it never ran, so nothing happens twice.
 func (w *wine) exec(args ...string) (string, int, error) {
+	for try := 1; ; try++ {
+		out, code, err := w.execOnce(args...)
+		if err != nil || code == 0 || !strings.Contains(out, "ShellExecuteEx failed") || try == 5 {
+			return out, code, err
+		}
+		w.t.Logf("wine %s: exit %d: %q; starting it again", strings.Join(args, " "), code, out)
+		time.Sleep(time.Duration(try) * 200 * time.Millisecond)
+	}
+}
+
+func (w *wine) execOnce(args ...string) (string, int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), wineCmdTimeout)
 	defer cancel()
+	f, err := os.CreateTemp("", "sole-wine-out-")
+	if err != nil {
+		return "", -1, err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
 	cmd := exec.CommandContext(ctx, "wine", args...)
 	cmd.Env = w.env
-	cmd.WaitDelay = 5 * time.Second
-	out, err := cmd.CombinedOutput()
+	cmd.Stdout, cmd.Stderr = f, f
+	err = cmd.Run()
+	out, rerr := os.ReadFile(f.Name())
+	if rerr != nil {
+		return "", -1, rerr
+	}
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
