@@ -66,7 +66,11 @@ func runService(cfg Config, app App) error {
 		Description: cfg.Description,
 		Option:      service.KeyValue{"RunWait": p.wait},
 	})
-	if err != nil {
+	if err != nil || service.Interactive() {
+		// Not under the SCM: run the lifecycle here. kardianos' Run would
+		// wait for os.Interrupt alone (on an unbuffered channel), never for
+		// the app returning by itself or the fleet lock lost: the program
+		// would stay, its app gone, holding its lock, until a Ctrl-C.
 		if err := p.Start(nil); err != nil {
 			return err
 		}

@@ -24,9 +24,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/solehq/sole/internal/rmtree"
-	"github.com/solehq/sole/internal/rmtree/rmtreetest"
-	"github.com/solehq/sole/internal/wintest"
 	"io"
 	"log/slog"
 	"os"
@@ -43,8 +40,11 @@ import (
 	"golang.org/x/sys/windows/svc"
 	"golang.org/x/sys/windows/svc/mgr"
 
+	"github.com/solehq/sole/internal/rmtree"
+	"github.com/solehq/sole/internal/rmtree/rmtreetest"
 	"github.com/solehq/sole/internal/svcmgr"
 	"github.com/solehq/sole/internal/unit"
+	"github.com/solehq/sole/internal/wintest"
 	"github.com/solehq/sole/pidlock"
 	"github.com/solehq/sole/platform"
 )
@@ -54,6 +54,9 @@ import (
 //	-sole.test.helper hold NAME
 //	    run NAME (system scope) through Run, print "ready" once ready,
 //	    stop when stdin closes
+//	-sole.test.helper returns NAME
+//	    run NAME (system scope) as runtime.Main runs a console program
+//	    (runService): the app is ready, then returns an error by itself
 //	-sole.test.helper service NAME DIR ok|fail ARGS...
 //	    run as the Windows service NAME: write ARGS to DIR\args.txt, log
 //	    to DIR\service.log; "ok" becomes ready after helperReadyDelay and
@@ -73,6 +76,11 @@ func helper(mode string, args []string) int {
 	switch {
 	case mode == "hold" && len(args) == 1:
 		return helperHold(args[0])
+	case mode == "returns" && len(args) == 1:
+		return exitCode(runService(Config{Name: args[0], Scope: pidlock.ScopeSystem, Logger: quietLogger()}, AppFunc(func(ctx context.Context, s *Service) error {
+			s.Ready()
+			return errors.New("app done by itself")
+		})), os.Stdout)
 	case mode == "service" && len(args) >= 3:
 		return helperService(args[0], args[1], args[2], args[3:])
 	}
@@ -318,6 +326,35 @@ func TestWindowsNotInstalled(t *testing.T) {
 // TestWindowsGlobalMutex: a service's lock is the named mutex
 // Global\sole.NAME; a second Run, in another process or in this one,
 // fails with ErrAlreadyRunning naming the holder.
+// TestWindowsRunEndsWithTheApp: a console program (PROG run) whose app
+// returns by itself ends, with the app's error and exit 1. Through
+// kardianos' interactive Run it waited for a Ctrl-C alone, its app gone
+// and its lock held (found when the fleet lock was lost under Wine: the
+// app stopped, the program stayed).
+func TestWindowsRunEndsWithTheApp(t *testing.T) {
+	name := fmt.Sprintf("sole-rt-returns-%d", os.Getpid())
+	l, err := pidlock.Named(name, pidlock.WithScope(pidlock.ScopeSystem))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rmtree.RemoveAll(filepath.Dir(l.Path())) })
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, exe, helperArg, "returns", name).CombinedOutput()
+	var ee *exec.ExitError
+	if ctx.Err() != nil || !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(out), "app done by itself") {
+		t.Fatalf("a program whose app returned by itself: %v (context %v): %s", err, ctx.Err(), out)
+	}
+	if err := l.TryLock(); err != nil {
+		t.Fatalf("its lock, once it ended: %v", err)
+	}
+	l.Unlock()
+}
+
 func TestWindowsGlobalMutex(t *testing.T) {
 	name := fmt.Sprintf("sole-rt-mutex-%d", os.Getpid())
 	l, err := pidlock.Named(name, pidlock.WithScope(pidlock.ScopeSystem))

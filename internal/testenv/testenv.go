@@ -71,15 +71,27 @@ func Build(t testing.TB, pkg string, env ...string) string {
 // BuildTo is Build for a binary that outlives one test (built once and
 // shared by a package's tests): it writes the binary to out.
 func BuildTo(out, pkg string, env ...string) error {
+	return goBuild("build", out, pkg, env)
+}
+
+// BuildTestTo builds the test binary of the package pkg (go test -c) to
+// out: a program that a test runs elsewhere (under Wine, say), which the
+// package's TestMain makes a demo of itself.
+func BuildTestTo(out, pkg string, env ...string) error {
+	return goBuild("test", out, pkg, env, "-c")
+}
+
+func goBuild(verb, out, pkg string, env []string, flags ...string) error {
 	if !strings.Contains(strings.SplitN(pkg, "/", 2)[0], ".") {
 		pkg = "github.com/solehq/sole/" + pkg
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
+	args := append(append([]string{verb}, flags...), "-o", out, pkg)
+	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Env = append(append(os.Environ(), "CGO_ENABLED=0"), env...)
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("%s go build %s: %v\n%s", strings.Join(env, " "), pkg, err, b)
+		return fmt.Errorf("%s go %s: %v\n%s", strings.Join(env, " "), strings.Join(args, " "), err, b)
 	}
 	return nil
 }
