@@ -323,28 +323,16 @@ func TestWindowsNotInstalled(t *testing.T) {
 	}
 }
 
-// TestWindowsGlobalMutex: a service's lock is the named mutex
-// Global\sole.NAME; a second Run, in another process or in this one,
-// fails with ErrAlreadyRunning naming the holder.
 // TestWindowsRunEndsWithTheApp: a console program (PROG run) whose app
 // returns by itself ends, with the app's error and exit 1. Through
 // kardianos' interactive Run it waited for a Ctrl-C alone, its app gone
 // and its lock held (found when the fleet lock was lost under Wine: the
 // app stopped, the program stayed).
 func TestWindowsRunEndsWithTheApp(t *testing.T) {
-	name := fmt.Sprintf("sole-rt-returns-%d", os.Getpid())
-	l, err := pidlock.Named(name, pidlock.WithScope(pidlock.ScopeSystem))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rmtree.RemoveAll(filepath.Dir(l.Path())) })
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
+	name, l := systemLock(t, "sole-rt-returns")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, exe, helperArg, "returns", name).CombinedOutput()
+	out, err := helperCommand(ctx, t, "returns", name).CombinedOutput()
 	var ee *exec.ExitError
 	if ctx.Err() != nil || !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(out), "app done by itself") {
 		t.Fatalf("a program whose app returned by itself: %v (context %v): %s", err, ctx.Err(), out)
@@ -355,20 +343,38 @@ func TestWindowsRunEndsWithTheApp(t *testing.T) {
 	l.Unlock()
 }
 
-func TestWindowsGlobalMutex(t *testing.T) {
-	name := fmt.Sprintf("sole-rt-mutex-%d", os.Getpid())
+// systemLock returns a lock name of this test's own, in the system
+// scope, and its lock; its directory is removed after the test.
+func systemLock(t *testing.T, prefix string) (string, *pidlock.Lock) {
+	t.Helper()
+	name := fmt.Sprintf("%s-%d", prefix, os.Getpid())
 	l, err := pidlock.Named(name, pidlock.WithScope(pidlock.ScopeSystem))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rmtree.RemoveAll(filepath.Dir(l.Path())) })
+	return name, l
+}
+
+// helperCommand is this test binary run as the helper (helperArg) with
+// args, ended by ctx.
+func helperCommand(ctx context.Context, t *testing.T, args ...string) *exec.Cmd {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return exec.CommandContext(ctx, exe, append([]string{helperArg}, args...)...)
+}
+
+// TestWindowsGlobalMutex: a service's lock is the named mutex
+// Global\sole.NAME; a second Run, in another process or in this one,
+// fails with ErrAlreadyRunning naming the holder.
+func TestWindowsGlobalMutex(t *testing.T) {
+	name, _ := systemLock(t, "sole-rt-mutex")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, exe, helperArg, "hold", name)
+	cmd := helperCommand(ctx, t, "hold", name)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
