@@ -5,13 +5,16 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/solehq/sole/internal/rmtree/rmtreetest"
 )
 
 // TestReadyWins: when the app's Ready and the end of the start come at
 // once (the app returns, or Run's ctx ends, just after Ready), the start
 // counts as done and the stop is clean: Run returns nil, every time, never
 // "start cancelled" or "returned before it was ready" by the luck of a
-// select (the first was seen in CI).
+// select (the first was seen in CI). The lock directory is
+// rmtreetest.TempDir's, which Wine 8 can remove.
 func TestReadyWins(t *testing.T) {
 	tests := map[string]func(cancel context.CancelFunc) App{
 		"app returns just after Ready": func(context.CancelFunc) App {
@@ -27,7 +30,7 @@ func TestReadyWins(t *testing.T) {
 	t.Cleanup(func() { testHookStartWait = func() {} })
 	for name, app := range tests {
 		t.Run(name, func(t *testing.T) {
-			cfg := Config{Name: "svc", LockPath: filepath.Join(t.TempDir(), "svc.pid"), Logger: quietLogger()}
+			cfg := Config{Name: "svc", LockPath: filepath.Join(rmtreetest.TempDir(t, "sole-runtime-test"), "svc.pid"), Logger: quietLogger()}
 			for i := range 50 {
 				ctx, cancel := context.WithCancel(context.Background())
 				err := Run(ctx, cfg, app(cancel))

@@ -87,6 +87,7 @@ func replaceHolder(l *pidlock.Lock, stopTimeout time.Duration, sigs <-chan os.Si
 	var sent []string
 	note := func(sig string, p holderProc) { sent = append(sent, sig+" to "+p.String()) }
 	var wait backoff
+	unseen := 0 // looks in a row that saw no holder, before any was asked
 	for {
 		locked := l.TryLock()
 		if !errors.Is(locked, pidlock.ErrLocked) {
@@ -104,7 +105,14 @@ func replaceHolder(l *pidlock.Lock, stopTimeout time.Duration, sigs <-chan os.Si
 			return &replaceError{locked: locked, why: fmt.Sprintf("still locked %v after --replace began", (2*stopTimeout + replaceGrace).Round(time.Millisecond)), sent: sent, holders: hs}
 		}
 		if len(hs) == 0 && len(asked) == 0 {
-			return &replaceError{locked: locked, why: "the lock is held, but by no process that sole can see (another user's, or in another PID namespace)"}
+			// One look can miss a holder that hands the lock on (a fork,
+			// then the parent's exit, between the reads of /proc): say
+			// so only once several looks, ~30 ms apart in all, saw none.
+			if unseen++; unseen == unseenLooks {
+				return &replaceError{locked: locked, why: "the lock is held, but by no process that sole can see (another user's, or in another PID namespace)"}
+			}
+		} else {
+			unseen = 0
 		}
 		for _, h := range hs {
 			k := h.key()
@@ -164,6 +172,10 @@ func isChildOf(hs []holderProc, pid, ppid int) bool {
 	}
 	return false
 }
+
+// unseenLooks is how many looks in a row must find no holder of a held
+// lock before the replace says that it can see none.
+const unseenLooks = 6
 
 // backoff is a polling schedule: it doubles from 1 ms to 50 ms.
 type backoff time.Duration
