@@ -156,9 +156,13 @@ tier_unit() {
 	# packaging runs without the race detector: it is single-goroutine
 	# code whose tests are dominated by compressing 10 MB binaries (gzip,
 	# xz), which -race slows ~20x (300 s instead of 15 s).
+	# -timeout: internal/e2e (systemd booted in namespaces, Wine, etcd)
+	# takes 4 to 9 minutes by the machine's load, near go test's default
+	# of 10 per package; a test near that deadline also cuts its own
+	# set-up short (setupWine).
 	# shellcheck disable=SC2046
-	go test -race -count=1 $(go list ./... | grep -v '/packaging$')
-	go test -count=1 ./packaging
+	go test -race -count=1 -timeout 30m $(go list ./... | grep -v '/packaging$')
+	go test -count=1 -timeout 30m ./packaging
 }
 
 tier_fuzz() {
