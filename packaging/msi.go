@@ -13,7 +13,6 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +22,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/solehq/sole/internal/fsutil"
 	"github.com/solehq/sole/internal/unit"
 )
 
@@ -132,7 +132,7 @@ func buildMSI(ctx context.Context, s Spec, outDir string) (string, error) {
 			if err := signFile(ctx, signer, s.Sign, p.Name, c.src, staged); err != nil {
 				return "", err
 			}
-		} else if err := copyFile(c.src, staged); err != nil {
+		} else if err := fsutil.CopyFile(staged, c.src, 0o644); err != nil {
 			return "", fmt.Errorf("packaging: msi: %w", err)
 		}
 		fi, err := os.Stat(staged)
@@ -204,23 +204,6 @@ func buildMSI(ctx context.Context, s Spec, outDir string) (string, error) {
 // stageHook, when set (by tests), sees the staging directory before it
 // is removed.
 var stageHook func(dir string)
-
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
-}
 
 // signFile signs in into out with osslsigncode, offline.
 func signFile(ctx context.Context, osslsigncode string, s *Signing, name, in, out string) error {

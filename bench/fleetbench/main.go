@@ -48,7 +48,7 @@ import (
 	"time"
 
 	"github.com/solehq/sole/internal/etcdtest"
-	"github.com/solehq/sole/internal/testenv"
+	"github.com/solehq/sole/internal/fsutil"
 )
 
 func main() {
@@ -224,7 +224,7 @@ func (b *bench) setup() error {
 	// installer would leave them (see bench/flock-ratio.sh: a binary just
 	// written by the linker was seen to start slower).
 	for _, name := range []string{"sole", "sole-fleet"} {
-		if err := testenv.CopyFile(filepath.Join(bin, name), filepath.Join(build, name), 0o755); err != nil {
+		if err := fsutil.CopyFile(filepath.Join(bin, name), filepath.Join(build, name), 0o755); err != nil {
 			return err
 		}
 	}

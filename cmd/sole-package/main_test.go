@@ -15,6 +15,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/solehq/sole/internal/cli"
+	"github.com/solehq/sole/internal/fsutil"
 	"github.com/solehq/sole/internal/testenv"
 	"github.com/solehq/sole/packaging"
 )
@@ -165,7 +166,9 @@ func TestMSIFindsSole(t *testing.T) {
 		t.Fatal(err)
 	}
 	worker := filepath.Join(work, "worker.exe") // any program that is not on the runtime
-	copyFile(t, winSole, worker)
+	if err := fsutil.CopyFile(worker, winSole, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	gopath := t.TempDir()
 	pkg := func() (string, string, int) {
 		cmd := exec.Command(packager, "msi", "--name", "worker", "--version", "1.0.0", "--binary", worker,
@@ -201,7 +204,9 @@ func TestMSIFindsSole(t *testing.T) {
 			if err := os.MkdirAll(filepath.Dir(place), 0o755); err != nil {
 				t.Fatal(err)
 			}
-			copyFile(t, winSole, place)
+			if err := fsutil.CopyFile(place, winSole, 0o755); err != nil {
+				t.Fatal(err)
+			}
 			defer os.Remove(place)
 			stdout, stderr, code := pkg()
 			msi := strings.TrimSpace(stdout)
@@ -213,17 +218,6 @@ func TestMSIFindsSole(t *testing.T) {
 				t.Errorf("the package's files (%v):\n%s", err, out)
 			}
 		})
-	}
-}
-
-func copyFile(t *testing.T, src, dst string) {
-	t.Helper()
-	b, err := os.ReadFile(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(dst, b, 0o755); err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/solehq/sole/internal/cli"
+	"github.com/solehq/sole/internal/fsutil"
 	"github.com/solehq/sole/internal/testenv"
 )
 
@@ -88,7 +89,7 @@ func TestUserScopeOneLockPerUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	sole := filepath.Join(bin, "sole")
-	if err := testenv.CopyFile(sole, exe, 0o755); err != nil {
+	if err := fsutil.CopyFile(sole, exe, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	// Where the holder says it started and waits for its release.
